@@ -193,6 +193,25 @@ class Call(Generic[R]):
             )
         return port
 
+    def __copy__(self) -> Self:
+        """Copy the message's fields, without its reply port."""
+        cls = type(self)
+        new = object.__new__(cls)
+        fields = getattr(self, "__dict__", None)
+        if fields:
+            new.__dict__.update(fields)
+        for klass in cls.__mro__:
+            slots = klass.__dict__.get("__slots__", ())
+            for slot in (slots,) if isinstance(slots, str) else slots:
+                if slot in ("_ractor_reply", "__dict__", "__weakref__"):
+                    continue
+                try:
+                    value = object.__getattribute__(self, slot)
+                except AttributeError:
+                    continue
+                object.__setattr__(new, slot, value)
+        return new
+
 
 _REPLY_SLOT: Any = Call.__dict__["_ractor_reply"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
@@ -88,6 +89,7 @@ class ActorRef(Generic[M]):
         "_children",
         "_done",
         "_family",
+        "_in_task",
         "_killed",
         "_loop",
         "_monitors",
@@ -129,6 +131,7 @@ class ActorRef(Generic[M]):
         self._stop_requested = False
         self._stop_reason: str | None = None
         self._killed = False
+        self._in_task = False
         self._sup_events: deque[SupervisionEvent] = deque()
         self._task: asyncio.Task[None] | None = None
         self._done: asyncio.Future[None] = loop.create_future()
@@ -314,7 +317,9 @@ class ActorRef(Generic[M]):
         self._accepting = False
         self._wake_priority()
         task = self._task
-        if task is not None and not task.done():
+        # A task that has not started yet must not be cancelled (its coroutine would never
+        # run its cleanup); it sees the kill flag on its first step instead.
+        if task is not None and self._in_task and not task.done():
             task.cancel()
 
     def drain(self) -> None:
@@ -466,7 +471,10 @@ class ActorRef(Generic[M]):
         reason: str | None = None
         failure: BaseException | None = None
         outside_cancel = False
+        self._in_task = True
         try:
+            if self._killed:
+                raise asyncio.CancelledError
             await actor.post_start(self, state)
             while True:
                 if self._prio:
@@ -504,10 +512,14 @@ class ActorRef(Generic[M]):
         except Exception as exc:
             failure = exc
             _sup_log.warning("actor %s failed: %r", self.id, exc)
+            # The traceback's frames would keep the state (and any reply port held in it)
+            # alive; release them so that waiting callers fail now, as when Rust drops state.
+            traceback.clear_frames(exc.__traceback__)
         if msg is not None and isinstance(msg, Call):
             _REPLY_SLOT.__set__(msg, None)
         msg = None
         await self._finish(state, reason, failure, outside_cancel)
+        state = failure = None
         if outside_cancel:
             raise asyncio.CancelledError
 
