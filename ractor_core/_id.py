@@ -21,6 +21,10 @@ class ActorId:
 
     __slots__ = ("_hash", "_node_id", "_pid")
 
+    _pid: int
+    _node_id: int | None
+    _hash: int
+
     def __init__(self, pid: int, node_id: int | None = None) -> None:
         if pid < 0 or pid >= 1 << 64:
             raise ValueError(f"pid must be an unsigned 64-bit integer, got {pid}")

@@ -17,9 +17,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeAlias, TypeVar, final, runtime_checkable
-
-from typing_extensions import Self
+from typing import Any, Generic, Protocol, Self, TypeAlias, TypeVar, final, runtime_checkable
 
 from ._errors import CallError, ReplyDropped, ReplyPortError
 

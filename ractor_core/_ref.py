@@ -139,7 +139,7 @@ class ActorRef(Generic[M]):
         self._children: dict[ActorId, ActorRef[Any]] = {}
         self._monitors: dict[ActorId, ActorRef[Any]] = {}
         self._remote = not actor_id.is_local
-        self._family: MessageFamily | None | bool = False  # False: not resolved yet
+        self._family: MessageFamily | bool | None = False  # False: not resolved yet
         self._state: Any = None
 
     # ------------------------------------------------------------------ properties
@@ -245,9 +245,8 @@ class ActorRef(Generic[M]):
         del msg
         if timeout is None:
             return await fut
-        handle = loop.call_later(
-            timeout, _expire, fut, CallTimeout(f"no reply from actor {self.id} in {timeout}s", self.id)
-        )
+        error = CallTimeout(f"no reply from actor {self.id} within {timeout}s", self.id)
+        handle = loop.call_later(timeout, _expire, fut, error)
         try:
             return await fut
         finally:

@@ -31,7 +31,9 @@ class Timer:
         self._handle: asyncio.TimerHandle | None = loop.call_later(delay, self._fire)
 
     @classmethod
-    def once(cls, loop: asyncio.AbstractEventLoop, delay: float, action: Callable[[], bool]) -> Timer:
+    def once(
+        cls, loop: asyncio.AbstractEventLoop, delay: float, action: Callable[[], bool]
+    ) -> Timer:
         """Run ``action`` once after ``delay`` seconds."""
         return cls(loop, delay, action, None)
 

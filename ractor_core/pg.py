@@ -162,7 +162,9 @@ def demonitor_scope(scope: str, actor: ActorId) -> None:
     _remove_monitor(_scope_monitors, scope, actor)
 
 
-def _remove_monitor(table: dict[Any, dict[ActorId, ActorRef[Any]]], key: Any, actor: ActorId) -> None:
+def _remove_monitor(
+    table: dict[Any, dict[ActorId, ActorRef[Any]]], key: Any, actor: ActorId
+) -> None:
     monitors = table.get(key)
     if monitors is not None:
         monitors.pop(actor, None)
@@ -201,7 +203,7 @@ def _on_actor_stopped(actor: ActorRef[Any]) -> None:
         aid = actor.id
         for table in (_group_monitors, _scope_monitors):
             for key in [k for k, v in table.items() if aid in v]:
-                _remove_monitor(table, key, aid)  # type: ignore[arg-type]
+                _remove_monitor(table, key, aid)
 
 
 def _clear() -> None:
