@@ -68,9 +68,9 @@ _STOPPING = ActorStatus.STOPPING
 _STOPPED = ActorStatus.STOPPED
 
 
-def _expire(fut: asyncio.Future[Any], error: CallTimeout) -> None:
+def _expire(fut: asyncio.Future[Any], actor: ActorId, timeout: float) -> None:
     if not fut.done():
-        fut.set_exception(error)
+        fut.set_exception(CallTimeout(f"no reply from actor {actor} within {timeout}s", actor))
 
 
 @final
@@ -245,8 +245,7 @@ class ActorRef(Generic[M]):
         del msg
         if timeout is None:
             return await fut
-        error = CallTimeout(f"no reply from actor {self.id} within {timeout}s", self.id)
-        handle = loop.call_later(timeout, _expire, fut, error)
+        handle = loop.call_later(timeout, _expire, fut, self.id, timeout)
         try:
             return await fut
         finally:

@@ -1,0 +1,89 @@
+"""Type expectations for ractor_core, checked by ``mypy --strict`` (never run).
+
+``assert_type`` states what must be inferred; ``# type: ignore[code]`` marks what must be
+rejected (with ``warn_unused_ignores``, a rejection that stops happening fails the check).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import assert_never, assert_type
+
+from ractor_core import Actor, ActorRef, Call, RactorError, RpcReplyPort, multi_call, spawn
+
+
+@dataclass(frozen=True)
+class Inc:
+    by: int
+
+
+@dataclass(frozen=True)
+class Get(Call[int]):
+    pass
+
+
+@dataclass(frozen=True)
+class Name(Call[str]):
+    pass
+
+
+CounterMsg = Inc | Get | Name
+
+
+@dataclass
+class Count:
+    value: int
+
+
+class Counter(Actor[CounterMsg, Count, int]):
+    async def pre_start(self, myself: ActorRef[CounterMsg], args: int) -> Count:
+        return Count(args)
+
+    async def handle(self, myself: ActorRef[CounterMsg], message: CounterMsg, state: Count) -> None:
+        match message:
+            case Inc(by=by):
+                state.value += by
+            case Get():
+                message.reply.send(state.value)
+                message.reply.send("seven")  # type: ignore[arg-type]
+            case Name():
+                assert_type(message.reply, RpcReplyPort[str])
+                message.reply.send("counter")
+            case _:
+                assert_never(message)
+
+
+class Incomplete(Actor[CounterMsg, Count, int]):
+    async def pre_start(self, myself: ActorRef[CounterMsg], args: int) -> Count:
+        return Count(args)
+
+    async def handle(self, myself: ActorRef[CounterMsg], message: CounterMsg, state: Count) -> None:
+        match message:
+            case Inc():
+                pass
+            case Get():
+                pass
+            case _:
+                assert_never(message)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Other:
+    text: str
+
+
+async def use() -> None:
+    ref = await spawn(Counter(), 0)
+    assert_type(ref, ActorRef[CounterMsg])
+    ref.cast(Inc(by=1))
+    ref.cast(Other("x"))  # type: ignore[arg-type]
+    Inc(by="one")  # type: ignore[arg-type]
+    assert_type(await ref.call(Get()), int)
+    assert_type(await ref.call(Name(), timeout=1.0), str)
+    wrong: str = await ref.call(Get())  # type: ignore[arg-type]
+    await ref.call(Inc(by=1))  # type: ignore[arg-type]
+    await spawn(Counter(), "zero")  # type: ignore[misc]
+    results = await multi_call([ref], Get())
+    assert_type(results, list[int | RactorError])
+    other: ActorRef[Other] = ref  # type: ignore[assignment]
+    del wrong, other
