@@ -291,9 +291,8 @@ def message_family(tp: Any) -> MessageFamily | None:
         found = None
     if found is not None:
         return found
-    own = getattr(tp, "__ractor_family__", None)
-    if own is not None:
-        return typing.cast(MessageFamily, own)
+    if hasattr(tp, "__ractor_family__"):  # a derived message type says it (None: local only)
+        return typing.cast("MessageFamily | None", tp.__ractor_family__)
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         members = {getattr(arg, "__ractor_family__", None) for arg in typing.get_args(tp)}
         if len(members) == 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, final
 
@@ -9,6 +10,8 @@ from ._errors import MessagingError
 from ._ref import ActorRef
 
 __all__ = ["OutputPort", "Subscription"]
+
+_log = logging.getLogger("ractor.core.port")
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -30,7 +33,7 @@ class Subscription:
     @property
     def active(self) -> bool:
         """Whether the subscription still receives values."""
-        return self in self._port._subs
+        return self.receiver.is_alive and self in self._port._subs
 
     def unsubscribe(self) -> None:
         """End the subscription."""
@@ -54,7 +57,10 @@ class OutputPort(Generic[T]):
         self._subs: list[Subscription] = []
 
     def subscribe(self, receiver: ActorRef[M], converter: Callable[[T], M | None]) -> Subscription:
-        """Deliver ``converter(value)`` to ``receiver`` for every value sent on this port."""
+        """Deliver ``converter(value)`` to ``receiver`` for every value sent on this port.
+
+        A converter that raises skips that value for that subscriber (the error is logged).
+        """
         sub = Subscription(self, receiver, converter)
         self._subs.append(sub)
         return sub
@@ -67,9 +73,16 @@ class OutputPort(Generic[T]):
     def send(self, value: T) -> None:
         """Publish ``value`` to every subscriber (a cast each; never blocks)."""
         dead: list[Subscription] = []
-        for sub in self._subs:
-            msg = sub._convert(value)
+        for sub in list(self._subs):
+            try:
+                msg = sub._convert(value)
+            except Exception:
+                _log.exception("an output port converter raised; the value is skipped for %s",
+                               sub.receiver)
+                continue
             if msg is None:
+                if not sub.receiver.is_alive:
+                    dead.append(sub)
                 continue
             try:
                 sub.receiver.cast(msg)

@@ -53,9 +53,9 @@ def monitor_pids(monitor: ActorRef[Any]) -> None:
     _pid_monitors[monitor.id] = monitor
 
 
-def demonitor_pids(monitor: ActorId) -> None:
-    """Stop sending pid lifecycle events to the actor with id ``monitor``."""
-    _pid_monitors.pop(monitor, None)
+def demonitor_pids(monitor: ActorId | ActorRef[Any]) -> None:
+    """Stop sending pid lifecycle events to ``monitor`` (an id or a ref)."""
+    _pid_monitors.pop(monitor if isinstance(monitor, ActorId) else monitor.id, None)
 
 
 def _register_name(name: str, ref: ActorRef[Any]) -> None:

@@ -13,7 +13,7 @@ __all__ = ["Timer"]
 class Timer:
     """A scheduled action on an actor; ``cancel()`` it to prevent further firings."""
 
-    __slots__ = ("_action", "_fired", "_handle", "_loop", "_period")
+    __slots__ = ("_action", "_cancelled", "_fired", "_handle", "_loop", "_next", "_period")
 
     def __init__(
         self,
@@ -28,7 +28,9 @@ class Timer:
         self._action = action
         self._period = period
         self._fired = 0
-        self._handle: asyncio.TimerHandle | None = loop.call_later(delay, self._fire)
+        self._cancelled = False
+        self._next = loop.time() + delay
+        self._handle: asyncio.TimerHandle | None = loop.call_at(self._next, self._fire)
 
     @classmethod
     def once(
@@ -47,7 +49,7 @@ class Timer:
     @property
     def active(self) -> bool:
         """Whether the timer will fire again."""
-        return self._handle is not None
+        return self._handle is not None and not self._cancelled
 
     @property
     def fired(self) -> int:
@@ -55,7 +57,8 @@ class Timer:
         return self._fired
 
     def cancel(self) -> None:
-        """Stop the timer; no further firing happens."""
+        """Stop the timer; no further firing happens (also when called while it fires)."""
+        self._cancelled = True
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -64,5 +67,10 @@ class Timer:
         self._handle = None
         self._fired += 1
         keep_going = self._action()
-        if keep_going and self._period is not None:
-            self._handle = self._loop.call_later(self._period, self._fire)
+        if keep_going and self._period is not None and not self._cancelled:
+            # Scheduled from the first deadline, so intervals do not drift.
+            self._next += self._period
+            now = self._loop.time()
+            if self._next < now:
+                self._next = now
+            self._handle = self._loop.call_at(self._next, self._fire)

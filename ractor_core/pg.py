@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._id import ActorId
 from ._supervision import GroupChange, GroupJoin, GroupLeave, ProcessGroupChanged
 
 if TYPE_CHECKING:
-    from ._id import ActorId
     from ._ref import ActorRef
 
 __all__ = [
@@ -144,22 +144,30 @@ def which_scopes_and_groups() -> list[tuple[str, str]]:
 
 def monitor(group: str, actor: ActorRef[Any]) -> None:
     """Send ``actor`` ``ProcessGroupChanged`` events for ``group`` in the default scope."""
+    if not actor.is_alive:
+        return
     _group_monitors.setdefault((DEFAULT_SCOPE, group), {})[actor.id] = actor
 
 
 def monitor_scope(scope: str, actor: ActorRef[Any]) -> None:
     """Send ``actor`` ``ProcessGroupChanged`` events for every group of ``scope``."""
+    if not actor.is_alive:
+        return
     _scope_monitors.setdefault(scope, {})[actor.id] = actor
 
 
-def demonitor(group: str, actor: ActorId) -> None:
-    """Stop the group monitor of ``actor`` on ``group`` in the default scope."""
-    _remove_monitor(_group_monitors, (DEFAULT_SCOPE, group), actor)
+def demonitor(group: str, actor: ActorId | ActorRef[Any]) -> None:
+    """Stop the group monitor of ``actor`` (an id or a ref) on ``group`` in the default scope."""
+    _remove_monitor(_group_monitors, (DEFAULT_SCOPE, group), _id_of(actor))
 
 
-def demonitor_scope(scope: str, actor: ActorId) -> None:
-    """Stop the scope monitor of ``actor`` on ``scope``."""
-    _remove_monitor(_scope_monitors, scope, actor)
+def demonitor_scope(scope: str, actor: ActorId | ActorRef[Any]) -> None:
+    """Stop the scope monitor of ``actor`` (an id or a ref) on ``scope``."""
+    _remove_monitor(_scope_monitors, scope, _id_of(actor))
+
+
+def _id_of(actor: ActorId | ActorRef[Any]) -> ActorId:
+    return actor if isinstance(actor, ActorId) else actor.id
 
 
 def _remove_monitor(
