@@ -9,6 +9,7 @@ Messages from one sender arrive in the order sent (one FIFO mailbox).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import traceback
@@ -60,12 +61,18 @@ _sup_log = logging.getLogger("ractor.core.supervision")
 
 _TOKEN = object()
 _DRAIN = object()  # end-of-mailbox marker queued by drain()
+_BUDGET = 256  # messages handled before the actor yields to other tasks
 
 _STARTING = ActorStatus.STARTING
 _RUNNING = ActorStatus.RUNNING
 _DRAINING = ActorStatus.DRAINING
 _STOPPING = ActorStatus.STOPPING
 _STOPPED = ActorStatus.STOPPED
+
+
+def _wait_expired(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
 
 
 def _expire(fut: asyncio.Future[Any], actor: ActorId, timeout: float) -> None:
@@ -87,7 +94,7 @@ class ActorRef(Generic[M]):
         "_accepting",
         "_actor",
         "_children",
-        "_done",
+        "_done_waiters",
         "_family",
         "_in_task",
         "_killed",
@@ -132,9 +139,10 @@ class ActorRef(Generic[M]):
         self._stop_reason: str | None = None
         self._killed = False
         self._in_task = False
-        self._sup_events: deque[SupervisionEvent] = deque()
+        self._sup_events: deque[SupervisionEvent] | None = None  # made when first needed
         self._task: asyncio.Task[None] | None = None
-        self._done: asyncio.Future[None] = loop.create_future()
+        # None while running; each wait() adds its own future; _STOPPED_MARK once stopped
+        self._done_waiters: list[asyncio.Future[None]] | None = None
         self._supervisor: ActorRef[Any] | None = None
         self._children: dict[ActorId, ActorRef[Any]] = {}
         self._monitors: dict[ActorId, ActorRef[Any]] = {}
@@ -335,13 +343,34 @@ class ActorRef(Generic[M]):
         Raises:
             WaitTimeout: it was still running after ``timeout`` seconds.
         """
-        done = self._done
-        if done.done():
+        if self._status >= _STOPPED:
             return
+        fut: asyncio.Future[None] = self._loop.create_future()
+        waiters = self._done_waiters
+        if waiters is None:
+            waiters = self._done_waiters = []
+        waiters.append(fut)
+        if timeout is None:
+            await fut
+            return
+        handle = self._loop.call_later(timeout, _wait_expired, fut)
         try:
-            await asyncio.wait_for(asyncio.shield(done), timeout)
+            await fut
         except TimeoutError:
             raise WaitTimeout(f"actor {self.id} did not stop within {timeout}s") from None
+        finally:
+            handle.cancel()
+            if self._done_waiters is not None:
+                with contextlib.suppress(ValueError):
+                    self._done_waiters.remove(fut)
+
+    def _set_done(self) -> None:
+        waiters = self._done_waiters
+        self._done_waiters = None
+        if waiters:
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
 
     async def stop_and_wait(self, reason: str | None = None, timeout: float | None = None) -> None:
         """Stop the actor and wait until it has stopped."""
@@ -407,7 +436,10 @@ class ActorRef(Generic[M]):
         """Queue a supervision event; False when this actor no longer takes them."""
         if self._status >= _STOPPING:
             return False
-        self._sup_events.append(event)
+        events = self._sup_events
+        if events is None:
+            events = self._sup_events = deque()
+        events.append(event)
         self._wake_priority()
         return True
 
@@ -469,6 +501,7 @@ class ActorRef(Generic[M]):
         reason: str | None = None
         failure: BaseException | None = None
         outside_cancel = False
+        budget = _BUDGET
         self._in_task = True
         try:
             if self._killed:
@@ -491,6 +524,13 @@ class ActorRef(Generic[M]):
                         self._prio = False
                     continue
                 if queue:
+                    budget -= 1
+                    if not budget:
+                        # Let other tasks run now and then, however full the mailbox
+                        # (a reduction count, as in Erlang).
+                        budget = _BUDGET
+                        await asyncio.sleep(0)
+                        continue
                     msg = queue.popleft()
                     if msg is _DRAIN:
                         reason = "Drained"
@@ -550,8 +590,7 @@ class ActorRef(Generic[M]):
         if sup is not None:
             sup._children.pop(self.id, None)
         self._monitors.clear()
-        if not self._done.done():
-            self._done.set_result(None)
+        self._set_done()
 
     def _cleanup(self) -> None:
         """Release everything the actor holds; shared by normal exit and failed startup."""
@@ -577,7 +616,7 @@ class ActorRef(Generic[M]):
                 if port is not None:
                     port._drop(f"actor {self.id} stopped before handling the call")
                 _REPLY_SLOT.__set__(dropped, None)
-        self._sup_events.clear()
+        self._sup_events = None
         self._status = _STOPPED
         self._state = None
 
@@ -628,25 +667,25 @@ async def _spawn(
         state = await actor.pre_start(ref, args)
     except BaseException as exc:
         ref._cleanup()
-        ref._done.set_result(None)
+        ref._set_done()
         if isinstance(exc, Exception):
             label = f"{type(actor).__name__}" + (f" {name!r}" if name else "")
             raise SpawnError(f"{label} failed to start: {exc!r}", name=name) from exc
         raise
     if ref._killed:
         ref._cleanup()
-        ref._done.set_result(None)
+        ref._set_done()
         raise SpawnError(f"{type(actor).__name__} was killed during startup", name=name)
     if supervisor is not None:
         if supervisor._status >= _DRAINING:
             ref._cleanup()
-            ref._done.set_result(None)
+            ref._set_done()
             raise SpawnError(f"supervisor {supervisor.id} is shutting down", name=name)
         ref.link(supervisor)
     ref._state = state
     if ref._status == _STARTING:
         ref._status = _RUNNING
-    ref._task = loop.create_task(ref._run(state), name=f"actor-{ref.id}")
+    ref._task = loop.create_task(ref._run(state))
     ref._notify_supervisors(ActorStarted(ref))
     return ref
 
