@@ -1,0 +1,70 @@
+"""ractor_derive: typed message families and wire codecs, byte-identical to Rust ractor.
+
+``@cluster_message`` mirrors ``#[derive(RactorClusterMessage)]`` and ``@local_message``
+mirrors ``#[derive(RactorMessage)]``; ``to_bytes`` / ``from_bytes`` are the
+``BytesConvertable`` encodings of field types.
+"""
+
+from __future__ import annotations
+
+from ._codecs import Codec, CodecError, codec_for, from_bytes, to_bytes
+from ._errors import DeserializationError, MessageDeclarationError, SerializationError
+from ._message import (
+    FamilyInfo,
+    FieldInfo,
+    Message,
+    VariantInfo,
+    cluster_message,
+    local_message,
+)
+from ._types import (
+    F32,
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    I128,
+    U8,
+    U16,
+    U32,
+    U64,
+    U128,
+    Char,
+    CharKind,
+    FloatKind,
+    IntKind,
+)
+
+__all__ = [
+    "F32",
+    "F64",
+    "I8",
+    "I16",
+    "I32",
+    "I64",
+    "I128",
+    "U8",
+    "U16",
+    "U32",
+    "U64",
+    "U128",
+    "Char",
+    "CharKind",
+    "Codec",
+    "CodecError",
+    "DeserializationError",
+    "FamilyInfo",
+    "FieldInfo",
+    "FloatKind",
+    "IntKind",
+    "Message",
+    "MessageDeclarationError",
+    "SerializationError",
+    "VariantInfo",
+    "cluster_message",
+    "codec_for",
+    "from_bytes",
+    "local_message",
+    "to_bytes",
+]

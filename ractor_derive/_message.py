@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -229,11 +228,8 @@ def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> None:
     if not isinstance(tag, str):
         raise MessageDeclarationError(f"{name}: tag must be a str, got {tag!r}")
     is_call, reply_type = _reply_type_of(cls)
-    module = sys.modules.get(cls.__module__)
     try:
-        hints = typing.get_type_hints(
-            cls, globalns=vars(module) if module else None, include_extras=True
-        )
+        hints = typing.get_type_hints(cls, include_extras=True)
     except NameError as exc:
         raise MessageDeclarationError(
             f"{name}: a field type cannot be resolved ({exc}); define it before the variant"
