@@ -343,16 +343,19 @@ def _user_codec(cls: type[Any]) -> Codec:
     return Codec(encode, decode, name, name)
 
 
-def _is_protobuf(tp: Any) -> bool:
+def _has_base(tp: Any, module: str, name: str) -> bool:
     return isinstance(tp, type) and any(
-        b.__module__.startswith("google.protobuf") and b.__name__ == "Message" for b in tp.__mro__
+        (getattr(b, "__module__", None) or "").startswith(module) and b.__name__ == name
+        for b in tp.__mro__
     )
+
+
+def _is_protobuf(tp: Any) -> bool:
+    return _has_base(tp, "google.protobuf", "Message")
 
 
 def _is_pydantic(tp: Any) -> bool:
-    return isinstance(tp, type) and any(
-        b.__module__.startswith("pydantic") and b.__name__ == "BaseModel" for b in tp.__mro__
-    )
+    return _has_base(tp, "pydantic", "BaseModel")
 
 
 @functools.cache
