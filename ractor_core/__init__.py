@@ -36,6 +36,7 @@ from ._message import (
     encoding_port,
     message_family,
     register_message_family,
+    reply_channel,
 )
 from ._port import OutputPort, Subscription
 from ._ref import ActorRef, multi_call, spawn, spawn_linked
@@ -112,6 +113,7 @@ __all__ = [
     "pg",
     "register_message_family",
     "registered",
+    "reply_channel",
     "spawn",
     "spawn_linked",
     "where_is",

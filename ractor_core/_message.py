@@ -35,6 +35,7 @@ __all__ = [
     "SerializedMessage",
     "message_family",
     "register_message_family",
+    "reply_channel",
 ]
 
 R = TypeVar("R")
@@ -141,6 +142,17 @@ class RpcReplyPort(Generic[R]):
 
 def _new_port(fut: asyncio.Future[Any] | None, timeout: float | None = None) -> RpcReplyPort[Any]:
     return RpcReplyPort(_TOKEN, fut, timeout)
+
+
+def reply_channel(timeout: float | None = None) -> tuple[RpcReplyPort[Any], asyncio.Future[Any]]:
+    """A reply port and the future its answer resolves (for transports; needs a running loop).
+
+    The counterpart of Rust's ``oneshot`` + ``RpcReplyPort::from``: a transport hands the
+    port to a local actor and awaits the future. A port discarded unanswered fails the future
+    with ``ReplyDropped``.
+    """
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    return RpcReplyPort(_TOKEN, fut, timeout), fut
 
 
 def decoding_port(target: RpcReplyPort[R], decode: Callable[[bytes], R]) -> RpcReplyPort[bytes]:

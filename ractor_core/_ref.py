@@ -269,7 +269,7 @@ class ActorRef(Generic[M]):
             )
         try:
             return cast(SerializedMessage, serialize())
-        except RactorError:
+        except MessagingError:
             raise
         except Exception as exc:
             raise MessagingError(f"could not serialize {type(msg).__name__}: {exc}", msg) from exc
@@ -290,8 +290,10 @@ class ActorRef(Generic[M]):
             self._family = family
         return cast("MessageFamily | None", family)
 
-    def _deliver_serialized(self, msg: SerializedCast | SerializedCall) -> None:
-        """Deliver a message that came from another node (used by the cluster layer).
+    def send_serialized(self, msg: SerializedCast | SerializedCall) -> None:
+        """Deliver a message that came from another node (for transports such as the cluster).
+
+        The actor's message family decodes it first; nothing is queued if decoding fails.
 
         Raises:
             MessagingError: the actor is not running or is not remotable.

@@ -200,11 +200,26 @@ def _family_decorator(cluster: bool) -> Callable[[type[T]], type[T]]:
     return decorate
 
 
-cluster_message: Callable[[type[T]], type[T]] = _family_decorator(True)
-"""Declare a message family whose variants can be sent to other nodes (``RactorClusterMessage``)."""
+_cluster = _family_decorator(True)
+_local = _family_decorator(False)
 
-local_message: Callable[[type[T]], type[T]] = _family_decorator(False)
-"""Declare a message family that never leaves the process (``RactorMessage``)."""
+
+def cluster_message(cls: type[T]) -> type[T]:
+    """Declare a family whose variants can go to other nodes (``RactorClusterMessage``).
+
+    Raises:
+        MessageDeclarationError: ``cls`` is not a ``Message`` subclass, or already a family.
+    """
+    return _cluster(cls)
+
+
+def local_message(cls: type[T]) -> type[T]:
+    """Declare a family that never leaves the process (``RactorMessage``): no codecs.
+
+    Raises:
+        MessageDeclarationError: ``cls`` is not a ``Message`` subclass, or already a family.
+    """
+    return _local(cls)
 
 
 # ------------------------------------------------------------------------- variants

@@ -1,0 +1,155 @@
+"""Cluster messages through the core's remote path, in process.
+
+A ``Loopback`` actor stands where the cluster's RemoteActor will: it has a remote id, gets
+the serialized messages that a remote ``ActorRef`` produces, and hands them to a local
+actor with ``send_serialized`` as a node session does, with the reply coming back as bytes.
+Everything but the socket is the real path: derived codecs, reply ports, typed replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from ractor_core import (
+    Actor,
+    ActorRef,
+    CallTimeout,
+    MessagingError,
+    ReplyDropped,
+    SerializedCall,
+    SerializedCast,
+    reply_channel,
+    spawn,
+)
+from ractor_core._ref import _spawn_remote
+from ractor_derive import DeserializationError
+
+from .samples import Describe, Hey, IsDone, Lookup, Named, PortFirst, Sample, Several
+
+
+class Target(Actor[Sample, list[Sample], None]):
+    """Notes casts; answers calls from what it noted."""
+
+    async def pre_start(self, myself: ActorRef[Sample], args: None) -> list[Sample]:
+        return []
+
+    async def handle(self, myself: ActorRef[Sample], message: Sample, state: list[Sample]) -> None:
+        match message:
+            case IsDone():
+                message.reply.send(bool(state))
+            case Lookup(key=key):
+                if key == "never":
+                    return  # drop the port: the caller must fail promptly
+                if key == "slow":
+                    await asyncio.sleep(1)
+                message.reply.send(len(state))
+            case PortFirst(a=a, b=b):
+                message.reply.send([-x for x in a] + [x % 128 for x in b])
+            case Describe(n=n, ch=ch):
+                message.reply.send(f"{ch}{n}")
+            case _:
+                state.append(message)
+
+
+class Loopback(Actor[Any, None, ActorRef[Sample]]):
+    """Stands for a remote actor: forwards serialized messages as a node session would."""
+
+    async def pre_start(self, myself: ActorRef[Any], args: ActorRef[Sample]) -> None:
+        self.target = args
+
+    async def handle(self, myself: ActorRef[Any], message: Any, state: None) -> None:
+        if isinstance(message, SerializedCast):
+            self.target.send_serialized(SerializedCast(message.variant, bytes(message.args)))
+        elif isinstance(message, SerializedCall):
+            port, answer = reply_channel(message.reply.timeout)
+            self.target.send_serialized(SerializedCall(message.variant, message.args, port))
+            asyncio.get_running_loop().create_task(self._relay(answer, message))
+
+    @staticmethod
+    async def _relay(answer: asyncio.Future[bytes], call: SerializedCall) -> None:
+        try:
+            data = await answer
+        except ReplyDropped:
+            return  # as on the wire: no CallReply at all
+        assert isinstance(data, bytes)
+        call.reply.send(data)
+
+
+async def remote_pair() -> tuple[ActorRef[Sample], ActorRef[Sample]]:
+    target = await spawn(Target(), None)
+    proxy = await _spawn_remote(Loopback(), target, node_id=3, pid=target.id.pid, name=None,
+                                supervisor=None)
+    return target, proxy
+
+
+async def test_a_remote_ref_has_a_remote_id() -> None:
+    _, proxy = await remote_pair()
+    assert not proxy.id.is_local
+    assert str(proxy.id).startswith("3.")
+
+
+async def test_casts_to_a_remote_ref_arrive_decoded() -> None:
+    _, proxy = await remote_pair()
+    proxy.cast(Hey(text="Hey there"))
+    proxy.cast(Several(a=1, b=-1, c=False, d=[7]))
+    proxy.cast(Named(id=5, ch="é", ratio=-0.25))
+    assert await proxy.call(Lookup(key="k"), timeout=2) == 3
+
+
+async def test_calls_to_a_remote_ref_return_typed_replies() -> None:
+    _, proxy = await remote_pair()
+    assert await proxy.call(IsDone(), timeout=2) is False
+    assert await proxy.call(PortFirst(a=bytes([1, 2]), b=[130]), timeout=2) == [-1, -2, 2]
+    assert await proxy.call(Describe(n=-4, ch="q"), timeout=2) == "q-4"
+
+
+async def test_a_remote_call_whose_port_is_dropped_times_out_as_on_the_wire() -> None:
+    _, proxy = await remote_pair()
+    with pytest.raises(CallTimeout):
+        await proxy.call(Lookup(key="never"), timeout=0.05)
+
+
+async def test_a_remote_call_past_its_timeout_raises_call_timeout() -> None:
+    _, proxy = await remote_pair()
+    with pytest.raises(CallTimeout):
+        await proxy.call(Lookup(key="slow"), timeout=0.02)
+
+
+async def test_a_value_that_does_not_fit_is_refused_before_sending() -> None:
+    _, proxy = await remote_pair()
+    with pytest.raises(MessagingError, match="out of range"):
+        proxy.cast(Several(a=300, b=0, c=True, d=[]))
+
+
+async def test_a_local_only_message_cannot_go_to_a_remote_ref() -> None:
+    _, proxy = await remote_pair()
+
+    class NotCluster:
+        pass
+
+    with pytest.raises(MessagingError, match="not a cluster message"):
+        proxy.cast(NotCluster())
+
+
+async def test_malformed_serialized_input_is_refused_and_nothing_is_queued() -> None:
+    target, _ = await remote_pair()
+    with pytest.raises(DeserializationError, match="unknown variant"):
+        target.send_serialized(SerializedCast("Nope", b""))
+    with pytest.raises(DeserializationError, match="trailing"):
+        target.send_serialized(SerializedCast("Unit", b"\x00"))
+    assert target.is_remotable
+    assert await target.call(Lookup(key="k"), timeout=2) == 0
+
+
+async def test_an_actor_with_a_local_message_type_is_not_remotable() -> None:
+    class Plain(Actor[int, None, None]):
+        async def pre_start(self, myself: ActorRef[int], args: None) -> None:
+            return None
+
+    ref = await spawn(Plain(), None)
+    assert not ref.is_remotable
+    with pytest.raises(MessagingError, match="does not take messages from other nodes"):
+        ref.send_serialized(SerializedCast("x", b""))
