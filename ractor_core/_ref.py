@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import logging
 import traceback
 from collections import deque
@@ -261,6 +262,12 @@ class ActorRef(Generic[M]):
 
     def _serialize(self, msg: Any) -> SerializedMessage:
         serialize = getattr(msg, "serialize", None)
+        if serialize is None:
+            # a plain value as a whole message (str, bytes, ...): its registered family
+            family = message_family(type(msg))
+            plain = getattr(family, "serialize", None)
+            if plain is not None:
+                serialize = functools.partial(plain, msg)
         if serialize is None:
             raise MessagingError(
                 f"actor {self.id} is remote, and {type(msg).__name__} is not a cluster message "

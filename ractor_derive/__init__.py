@@ -17,6 +17,7 @@ from ._message import (
     cluster_message,
     local_message,
 )
+from ._plain import PlainFamily
 from ._types import (
     F32,
     F64,
@@ -55,6 +56,7 @@ __all__ = [
     "IntKind",
     "Message",
     "MessageDeclarationError",
+    "PlainFamily",
     "SerializationError",
     "U128",
     "U16",

@@ -145,11 +145,58 @@ async def test_malformed_serialized_input_is_refused_and_nothing_is_queued() -> 
 
 
 async def test_an_actor_with_a_local_message_type_is_not_remotable() -> None:
-    class Plain(Actor[int, None, None]):
-        async def pre_start(self, myself: ActorRef[int], args: None) -> None:
+    class Plain(Actor[ActorRef[Any], None, None]):
+        async def pre_start(self, myself: ActorRef[ActorRef[Any]], args: None) -> None:
             return None
 
     ref = await spawn(Plain(), None)
     assert not ref.is_remotable
     with pytest.raises(MessagingError, match="does not take messages from other nodes"):
         ref.send_serialized(SerializedCast("x", b""))
+
+
+class Texts(Actor[str, list[str], None]):
+    """An actor whose message type is a plain str (remotable, as in Rust)."""
+
+    async def pre_start(self, myself: ActorRef[str], args: None) -> list[str]:
+        return []
+
+    async def handle(self, myself: ActorRef[str], message: str, state: list[str]) -> None:
+        state.append(message)
+        if message == "done":
+            myself.stop(",".join(state))
+
+
+async def test_a_plain_str_actor_is_remotable_and_takes_empty_variant_casts() -> None:
+    ref = await spawn(Texts(), None)
+    assert ref.is_remotable
+    ref.send_serialized(SerializedCast("", "héllo".encode()))
+    ref.send_serialized(SerializedCast("ignored", b"done"))
+    await ref.wait(timeout=2)
+
+
+async def test_a_plain_str_message_serializes_like_rusts_blanket_impl() -> None:
+    class Capture(Actor[Any, asyncio.Future[Any], asyncio.Future[Any]]):
+        async def pre_start(
+            self, myself: ActorRef[Any], args: asyncio.Future[Any]
+        ) -> asyncio.Future[Any]:
+            return args
+
+        async def handle(
+            self, myself: ActorRef[Any], message: Any, state: asyncio.Future[Any]
+        ) -> None:
+            state.set_result(message)
+
+    seen: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    proxy = await _spawn_remote(Capture(), seen, node_id=1, pid=99, name=None, supervisor=None)
+    proxy.cast("hé")
+    assert await asyncio.wait_for(seen, 2) == SerializedCast("", "hé".encode())
+
+
+async def test_a_plain_message_refuses_calls_and_bad_bytes() -> None:
+    ref = await spawn(Texts(), None)
+    with pytest.raises(DeserializationError, match="invalid UTF-8"):
+        ref.send_serialized(SerializedCast("", b"\xff"))
+    port, _ = reply_channel()
+    with pytest.raises(DeserializationError, match="casts only"):
+        ref.send_serialized(SerializedCall("", b"x", port))
