@@ -39,7 +39,7 @@ from ._message import (
     reply_channel,
 )
 from ._port import OutputPort, Subscription
-from ._ref import ActorRef, multi_call, spawn, spawn_linked
+from ._ref import ActorRef, multi_call, spawn, spawn_linked, spawn_remote
 from ._registry import (
     all_actors,
     demonitor_pids,
@@ -116,6 +116,7 @@ __all__ = [
     "reply_channel",
     "spawn",
     "spawn_linked",
+    "spawn_remote",
     "where_is",
     "where_is_pid",
 ]

@@ -50,7 +50,7 @@ from ._timers import Timer
 if TYPE_CHECKING:
     from ._actor import Actor
 
-__all__ = ["ActorRef", "multi_call", "spawn", "spawn_linked"]
+__all__ = ["ActorRef", "multi_call", "spawn", "spawn_linked", "spawn_remote"]
 
 M = TypeVar("M")
 S = TypeVar("S")
@@ -699,17 +699,22 @@ async def _spawn(
     return ref
 
 
-async def _spawn_remote(
+async def spawn_remote(
     actor: Actor[Any, S, A],
     args: A,
+    *,
     node_id: int,
     pid: int,
-    name: str | None,
-    supervisor: ActorRef[Any] | None,
+    name: str | None = None,
+    supervisor: ActorRef[Any] | None = None,
 ) -> ActorRef[Any]:
-    """Start the local stand-in of a remote actor (for the cluster layer).
+    """Start the local stand-in of actor ``pid`` on node ``node_id`` (for transports).
 
-    The stand-in's messages arrive serialized; its name is shown but never registered.
+    Messages sent to the returned ref are serialized and handed to ``actor``; its name is
+    shown but never registered (names are per node).
+
+    Raises:
+        SpawnError: ``pre_start`` raised.
     """
     ref = await _spawn(actor, args, None, supervisor, ActorId(pid, node_id))
     ref._name = name

@@ -19,8 +19,8 @@ from ractor_core import (
     SupervisionEvent,
     pg,
     spawn,
+    spawn_remote,
 )
-from ractor_core._ref import _spawn_remote
 
 DEFAULT = "__default_scope__"
 
@@ -188,7 +188,7 @@ async def test_joining_a_stopped_actor_is_skipped() -> None:
 
 async def test_local_members_exclude_remote_actors() -> None:
     (local,) = await members(1)
-    remote = await _spawn_remote(Member(), None, 7, 42, None, None)
+    remote = await spawn_remote(Member(), None, node_id=7, pid=42)
     assert not remote.id.is_local
     pg.join("g", [remote, local])
     pg.join_scoped("s", "g", [local, remote])

@@ -23,8 +23,8 @@ from ractor_core import (
     SerializedCast,
     reply_channel,
     spawn,
+    spawn_remote,
 )
-from ractor_core._ref import _spawn_remote
 from ractor_derive import DeserializationError
 
 from .samples import Describe, Hey, IsDone, Lookup, Named, PortFirst, Sample, Several
@@ -80,7 +80,7 @@ class Loopback(Actor[Any, None, ActorRef[Sample]]):
 
 async def remote_pair() -> tuple[ActorRef[Sample], ActorRef[Sample]]:
     target = await spawn(Target(), None)
-    proxy = await _spawn_remote(Loopback(), target, node_id=3, pid=target.id.pid, name=None,
+    proxy = await spawn_remote(Loopback(), target, node_id=3, pid=target.id.pid, name=None,
                                 supervisor=None)
     return target, proxy
 
@@ -188,7 +188,7 @@ async def test_a_plain_str_message_serializes_like_rusts_blanket_impl() -> None:
             state.set_result(message)
 
     seen: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    proxy = await _spawn_remote(Capture(), seen, node_id=1, pid=99, name=None, supervisor=None)
+    proxy = await spawn_remote(Capture(), seen, node_id=1, pid=99, name=None, supervisor=None)
     proxy.cast("hé")
     assert await asyncio.wait_for(seen, 2) == SerializedCast("", "hé".encode())
 
