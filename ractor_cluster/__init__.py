@@ -1,0 +1,85 @@
+"""ractor_cluster: nodes that speak the protocol of the Rust ``ractor_cluster`` crate.
+
+A :class:`NodeServer` is an actor that listens for other nodes; ``client_connect`` dials
+one. Connected nodes authenticate with a shared cookie, advertise their remotable actors and
+process groups, and carry casts and calls between them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ._auth import digest
+from ._client import (
+    accept_external,
+    client_connect,
+    client_connect_enc,
+    client_connect_external,
+)
+from ._errors import (
+    ClientConnectError,
+    ClusterError,
+    EncryptionConnectError,
+    FrameError,
+    HandshakeError,
+    MessagingConnectError,
+    SocketConnectError,
+)
+from ._framing import DEFAULT_MAX_INBOUND_FRAME_SIZE
+from ._messages import (
+    ClusterStream,
+    ConnectionOpened,
+    GetNodeInfo,
+    GetSessions,
+    IncomingEncryptionMode,
+    NodeConnectionMode,
+    NodeEventSubscription,
+    NodeId,
+    NodeInfo,
+    NodeServerMessage,
+    NodeServerSessionInformation,
+    SubscribeToEvents,
+    UnsubscribeToEvents,
+)
+from ._node import NodeServer
+from ._remote_actor import RemoteActor, as_remote, remote_actors
+from ._session import GetAuthenticationState, GetReadyState, NodeSession, NodeSessionMessage
+
+logging.getLogger("ractor").addHandler(logging.NullHandler())
+
+__all__ = [
+    "DEFAULT_MAX_INBOUND_FRAME_SIZE",
+    "ClientConnectError",
+    "ClusterError",
+    "ClusterStream",
+    "ConnectionOpened",
+    "EncryptionConnectError",
+    "FrameError",
+    "GetAuthenticationState",
+    "GetNodeInfo",
+    "GetReadyState",
+    "GetSessions",
+    "HandshakeError",
+    "IncomingEncryptionMode",
+    "MessagingConnectError",
+    "NodeConnectionMode",
+    "NodeEventSubscription",
+    "NodeId",
+    "NodeInfo",
+    "NodeServer",
+    "NodeServerMessage",
+    "NodeServerSessionInformation",
+    "NodeSession",
+    "NodeSessionMessage",
+    "RemoteActor",
+    "SocketConnectError",
+    "SubscribeToEvents",
+    "UnsubscribeToEvents",
+    "accept_external",
+    "as_remote",
+    "client_connect",
+    "client_connect_enc",
+    "client_connect_external",
+    "digest",
+    "remote_actors",
+]

@@ -4,8 +4,8 @@
     python scripts/gen_protos.py --check  # exit 1, listing stale files, if anything differs
 
 Inputs: ractor_cluster/protocol/*.proto. Outputs: ractor_cluster/protocol/<name>_pb2.py
-(protoc's Python, for the upb runtime) and stubs/ractor_cluster/protocol/<name>_pb2.pyi
-(mypy-protobuf). Needs grpcio-tools and mypy-protobuf (the `dev` extra).
+(protoc's Python, for the upb runtime) with its stub <name>_pb2.pyi beside it (mypy-protobuf),
+so that the wheel carries the types. Needs grpcio-tools and mypy-protobuf (the `dev` extra).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "ractor_cluster" / "protocol"
-STUB_DIR = ROOT / "stubs" / "ractor_cluster" / "protocol"
 
 
 def generate(out: Path) -> list[Path]:
@@ -43,8 +42,6 @@ def generate(out: Path) -> list[Path]:
 
 def destination(rel: Path) -> Path:
     """Where a generated file belongs in the repository."""
-    if rel.suffix == ".pyi":
-        return STUB_DIR / rel.name
     return PROTO_DIR / rel.name
 
 
@@ -65,7 +62,6 @@ def main() -> int:
             for path in stale:
                 print(f"stale: {path.relative_to(ROOT)}")
             return 1 if stale else 0
-        STUB_DIR.mkdir(parents=True, exist_ok=True)
         for rel in files:
             shutil.copyfile(out / rel, destination(rel))
         print(f"wrote {len(files)} files")

@@ -1,0 +1,210 @@
+"""The authentication handshake as two state machines with no I/O (PROTOCOL.md section 3).
+
+The client speaks first (``Name``); the server answers ``ServerStatus`` then ``Challenge``
+as two frames; the client answers with ``ChallengeReply`` (the digest of the server's
+challenge and a challenge of its own); the server checks it and sends ``ChallengeAck``.
+Digest: ``SHA-256(be32(challenge) || cookie)``, compared in constant time.
+
+Each ``receive`` returns a :class:`Step`: the messages to send, in order, and whether the
+handshake succeeded, failed (with a reason), or needs the server's election verdict.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+import struct
+from dataclasses import dataclass, field
+
+from .protocol import auth_pb2
+
+__all__ = ["ClientHandshake", "ServerHandshake", "Step", "digest", "new_connection_id"]
+
+_BE32 = struct.Struct(">I")
+Status = auth_pb2.ServerStatus
+
+
+def _status_name(status: int) -> str:
+    try:
+        return auth_pb2.ServerStatus.Status.Name(status)  # type: ignore[arg-type]
+    except ValueError:
+        return str(status)
+
+
+def digest(cookie: str, challenge: int) -> bytes:
+    """The 32-byte answer to ``challenge``: SHA-256 of its 4 big-endian bytes, then the cookie."""
+    return hashlib.sha256(_BE32.pack(challenge) + cookie.encode("utf-8")).digest()
+
+
+def _matches(expected: bytes, got: bytes) -> bool:
+    return len(got) == 32 and hmac.compare_digest(expected, got)
+
+
+def new_connection_id() -> int:
+    """A fresh non-zero random u64, the nonce of an outgoing connection."""
+    while True:
+        value = secrets.randbits(64)
+        if value:
+            return value
+
+
+@dataclass(slots=True)
+class Step:
+    """The outcome of one handshake input."""
+
+    send: list[auth_pb2.AuthenticationMessage] = field(default_factory=list)
+    authenticated: bool = False
+    failure: str | None = None
+    peer: auth_pb2.NameMessage | None = None
+    need_check: bool = False
+
+
+class _Phase(enum.Enum):
+    WAITING_STATUS = "waiting for the server status"
+    WAITING_CHALLENGE = "waiting for the server challenge"
+    WAITING_ACK = "waiting for the challenge ack"
+    WAITING_NAME = "waiting for the client name"
+    CHECKING = "waiting for the election verdict"
+    WAITING_CLIENT_STATUS = "waiting for the client status"
+    WAITING_REPLY = "waiting for the challenge reply"
+    DONE = "authenticated"
+    CLOSED = "closed"
+
+
+def _auth(**kwargs: object) -> auth_pb2.AuthenticationMessage:
+    return auth_pb2.AuthenticationMessage(**kwargs)  # type: ignore[arg-type]
+
+
+class _Handshake:
+    def __init__(self, cookie: str, own: auth_pb2.NameMessage, phase: _Phase) -> None:
+        self.cookie = cookie
+        self.own = own
+        self.phase = phase
+        self.peer: auth_pb2.NameMessage | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the handshake succeeded."""
+        return self.phase is _Phase.DONE
+
+    @property
+    def closed(self) -> bool:
+        """Whether the handshake failed."""
+        return self.phase is _Phase.CLOSED
+
+    def _fail(self, why: str) -> Step:
+        self.phase = _Phase.CLOSED
+        return Step(failure=why)
+
+    def _unexpected(self, kind: str | None) -> Step:
+        got = f"a {kind} message" if kind else "an empty authentication message"
+        return self._fail(f"{got} while {self.phase.value}")
+
+
+class ClientHandshake(_Handshake):
+    """The connecting side: sends Name, answers the challenge, checks the ack."""
+
+    def __init__(self, cookie: str, own: auth_pb2.NameMessage) -> None:
+        super().__init__(cookie, own, _Phase.WAITING_STATUS)
+        self._expected = b""
+
+    def start(self) -> auth_pb2.AuthenticationMessage:
+        """The first message of the connection: this node's name with its connection id."""
+        return _auth(name=self.own)
+
+    def receive(self, msg: auth_pb2.AuthenticationMessage) -> Step:
+        """Advance on one authentication message from the server."""
+        kind = msg.WhichOneof("msg")
+        phase = self.phase
+        if phase in (_Phase.DONE, _Phase.CLOSED):
+            return Step()  # after the handshake, authentication messages are ignored
+        if phase is _Phase.WAITING_STATUS and kind == "server_status":
+            status = msg.server_status.status
+            if status in (Status.NOT_OK, Status.NOT_ALLOWED):
+                return self._fail(f"the server refused the connection ({_status_name(status)})")
+            self.phase = _Phase.WAITING_CHALLENGE
+            if status == Status.ALIVE:
+                return Step(send=[_auth(client_status=auth_pb2.ClientStatus(status=True))])
+            return Step()  # OK, OK_SIMULTANEOUS, or an unknown value (read as OK, as in Rust)
+        if phase is _Phase.WAITING_CHALLENGE and kind == "server_challenge":
+            challenge = msg.server_challenge
+            self.peer = auth_pb2.NameMessage(
+                name=challenge.name,
+                flags=challenge.flags,
+                connection_string=challenge.connection_string,
+            )
+            mine = secrets.randbits(32)
+            self._expected = digest(self.cookie, mine)
+            self.phase = _Phase.WAITING_ACK
+            reply = auth_pb2.ChallengeReply(
+                challenge=mine, digest=digest(self.cookie, challenge.challenge)
+            )
+            return Step(send=[_auth(client_challenge=reply)], peer=self.peer)
+        if phase is _Phase.WAITING_ACK and kind == "server_ack":
+            if not _matches(self._expected, msg.server_ack.digest):
+                return self._fail("the server's challenge ack does not match (wrong cookie?)")
+            self.phase = _Phase.DONE
+            return Step(authenticated=True, peer=self.peer)
+        return self._unexpected(kind)
+
+
+class ServerHandshake(_Handshake):
+    """The accepting side: takes Name, asks for the election verdict, checks the reply."""
+
+    def __init__(self, cookie: str, own: auth_pb2.NameMessage) -> None:
+        super().__init__(cookie, own, _Phase.WAITING_NAME)
+        self._expected = b""
+
+    def receive(self, msg: auth_pb2.AuthenticationMessage) -> Step:
+        """Advance on one authentication message from the client."""
+        kind = msg.WhichOneof("msg")
+        phase = self.phase
+        if phase in (_Phase.DONE, _Phase.CLOSED):
+            return Step()
+        if phase is _Phase.WAITING_NAME and kind == "name":
+            self.peer = auth_pb2.NameMessage()
+            self.peer.CopyFrom(msg.name)
+            self.phase = _Phase.CHECKING
+            return Step(peer=self.peer, need_check=True)
+        if phase is _Phase.WAITING_CLIENT_STATUS and kind == "client_status":
+            if not msg.client_status.status:
+                return self._fail("the client gave up its connection (ClientStatus false)")
+            return self._challenge(None)
+        if phase is _Phase.WAITING_REPLY and kind == "client_challenge":
+            reply = msg.client_challenge
+            if not _matches(self._expected, reply.digest):
+                return self._fail("the client's challenge reply does not match (wrong cookie?)")
+            self.phase = _Phase.DONE
+            ack = auth_pb2.ChallengeAck(digest=digest(self.cookie, reply.challenge))
+            return Step(send=[_auth(server_ack=ack)], authenticated=True, peer=self.peer)
+        return self._unexpected(kind)
+
+    def checked(self, status: int) -> Step:
+        """Continue with the election verdict on the peer's name (a ServerStatus value)."""
+        if self.phase is not _Phase.CHECKING:
+            return Step()
+        status_msg = _auth(server_status=auth_pb2.ServerStatus(status=status))  # type: ignore[arg-type]
+        if status in (Status.OK, Status.OK_SIMULTANEOUS):
+            return self._challenge(status_msg)
+        if status == Status.ALIVE:
+            self.phase = _Phase.WAITING_CLIENT_STATUS
+            return Step(send=[status_msg])
+        step = self._fail(f"the election refused this connection ({_status_name(status)})")
+        step.send.append(status_msg)
+        return step
+
+    def _challenge(self, status_msg: auth_pb2.AuthenticationMessage | None) -> Step:
+        mine = secrets.randbits(32)
+        self._expected = digest(self.cookie, mine)
+        self.phase = _Phase.WAITING_REPLY
+        challenge = auth_pb2.Challenge(
+            name=self.own.name,
+            flags=self.own.flags,
+            challenge=mine,
+            connection_string=self.own.connection_string,
+        )
+        send = [status_msg] if status_msg is not None else []
+        send.append(_auth(server_challenge=challenge))
+        return Step(send=send)

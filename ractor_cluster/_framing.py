@@ -1,0 +1,113 @@
+"""Framing: a u64 big-endian length, then one protobuf ``NetworkMessage``.
+
+The reader splits whatever bytes arrive (several frames in one read, or one frame over many
+reads) purely by the length prefix, and checks the limit as soon as the prefix is complete,
+before any payload byte is kept. The writer coalesces the frames queued during one pass of
+the event loop into one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Callable
+
+from ._errors import FrameError
+
+__all__ = ["DEFAULT_MAX_INBOUND_FRAME_SIZE", "FrameReader", "FrameWriter", "encode_frame"]
+
+DEFAULT_MAX_INBOUND_FRAME_SIZE = 16 * 1024 * 1024
+"""The default inbound payload limit, 16 MiB, inclusive (as in ractor_cluster)."""
+
+_LEN = struct.Struct(">Q")
+_unpack_len = _LEN.unpack_from
+_pack_len = _LEN.pack
+
+
+def encode_frame(payload: bytes) -> bytes:
+    """Prefix ``payload`` with its be64 length."""
+    return _pack_len(len(payload)) + payload
+
+
+class FrameReader:
+    """Splits a byte stream into frame payloads, enforcing an inclusive size limit."""
+
+    __slots__ = ("_buf", "_need", "max_size")
+
+    def __init__(self, max_size: int = DEFAULT_MAX_INBOUND_FRAME_SIZE) -> None:
+        if max_size < 0:
+            raise ValueError("the frame size limit cannot be negative")
+        self.max_size = max_size
+        self._buf = bytearray()
+        self._need = 0  # payload length of the frame in progress, once its prefix is read
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as a frame."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return every payload completed by them, in order.
+
+        Raises:
+            FrameError: a length prefix exceeds the limit (nothing after it is kept).
+        """
+        buf = self._buf
+        buf += data
+        frames: list[bytes] = []
+        pos = 0
+        size = len(buf)
+        while size - pos >= 8:
+            (length,) = _unpack_len(buf, pos)
+            if length > self.max_size:
+                self._buf = bytearray()
+                raise FrameError(
+                    f"frame of {length} bytes is over the inbound limit of {self.max_size}"
+                )
+            end = pos + 8 + length
+            if end > size:
+                break
+            frames.append(bytes(buf[pos + 8 : end]))
+            pos = end
+        if pos:
+            del buf[:pos]
+        return frames
+
+
+class FrameWriter:
+    """Queues frames and writes those queued in one loop pass with a single write."""
+
+    __slots__ = ("_closed", "_loop", "_pending", "_scheduled", "_write")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, write: Callable[[bytes], object]) -> None:
+        self._loop = loop
+        self._write = write
+        self._pending: list[bytes] = []
+        self._scheduled = False
+        self._closed = False
+
+    def send(self, payload: bytes) -> None:
+        """Queue one frame (its payload; the prefix is added here)."""
+        if self._closed:
+            return
+        pending = self._pending
+        pending.append(_pack_len(len(payload)))
+        pending.append(payload)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write everything queued now."""
+        self._scheduled = False
+        if not self._pending or self._closed:
+            self._pending.clear()
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._write(data)
+
+    def close(self) -> None:
+        """Write what is queued, then refuse further frames."""
+        self.flush()
+        self._closed = True

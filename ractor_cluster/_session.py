@@ -1,0 +1,576 @@
+"""``NodeSession``: one connection to another node (PROTOCOL.md sections 3-5).
+
+The session is an actor. Its reader task takes the frames in arrival order and handles each
+before the next: the handshake, control messages (Spawn, Terminate, PgJoin, ...) and the
+messages for local actors. The actor itself writes what this node has to say: the initial
+sync, live Spawn / Terminate / PgJoin / PgLeave as local actors change, and Pings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from google.protobuf.message import DecodeError
+
+from ractor_core import (
+    Actor,
+    ActorId,
+    ActorRef,
+    ActorTerminated,
+    Call,
+    MessagingError,
+    PidLifecycleEvent,
+    PidSpawned,
+    ProcessGroupChanged,
+    RactorError,
+    SerializedCall,
+    SerializedCast,
+    SupervisionEvent,
+    all_actors,
+    demonitor_pids,
+    monitor_pids,
+    pg,
+    reply_channel,
+    spawn_remote,
+    where_is_pid,
+)
+from ractor_core import GroupJoin as _GroupJoin
+
+from ._auth import ClientHandshake, ServerHandshake
+from ._errors import FrameError
+from ._framing import FrameReader, FrameWriter
+from ._messages import (
+    CheckSession,
+    ClusterStream,
+    ConnectionReady,
+    NodeConnectionMode,
+    SessionAuthenticated,
+    UpdateSession,
+    _Dial,
+    _Sessions,
+)
+from ._remote_actor import RemoteActor
+from ._wire import encode_reply
+from .protocol import auth_pb2, control_pb2, meta_pb2, node_pb2
+
+if TYPE_CHECKING:
+    from ._messages import NodeServerMessage
+
+__all__ = [
+    "GetAuthenticationState",
+    "GetReadyState",
+    "NodeSession",
+    "NodeSessionMessage",
+    "SessionConfig",
+]
+
+_log = logging.getLogger("ractor.cluster.session")
+
+_READ_CHUNK = 256 * 1024
+_CHECK_TIMEOUT = 2.0  # the NodeServer answers election questions within this (Rust: 0.5 s)
+
+
+@dataclass(frozen=True)
+class GetAuthenticationState(Call[bool]):
+    """Whether the session has authenticated its peer."""
+
+
+@dataclass(frozen=True)
+class GetReadyState(Call[bool]):
+    """Whether both sides have sent Ready."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PingTick:
+    """Internal: time to send a Ping."""
+
+
+NodeSessionMessage: TypeAlias = GetAuthenticationState | GetReadyState | _PingTick
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """Everything a session needs from its NodeServer."""
+
+    node_id: int
+    is_server: bool
+    cookie: str
+    own: auth_pb2.NameMessage
+    connection_mode: NodeConnectionMode
+    max_inbound_frame_size: int
+    handshake_timeout: float
+    liveness_timeout: float | None
+    ping_interval: tuple[float, float] = (1.0, 5.0)
+
+
+class NodeSession(Actor[NodeSessionMessage, None, None]):
+    """One connection to another node: handshake, sync, and message delivery both ways."""
+
+    def __init__(
+        self, config: SessionConfig, server: ActorRef[NodeServerMessage], stream: ClusterStream
+    ) -> None:
+        self.config = config
+        self.server = server
+        self.stream = stream
+        self.own = config.own
+        self.peer: auth_pb2.NameMessage | None = None
+        self.handshake: ClientHandshake | ServerHandshake
+        if config.is_server:
+            self.handshake = ServerHandshake(config.cookie, config.own)
+        else:
+            self.handshake = ClientHandshake(config.cookie, config.own)
+        self.authenticated = False
+        self.elected = False
+        self.sent_ready = False
+        self.got_ready = False
+        self.advertised: set[int] = set()
+        self.proxies: dict[int, ActorRef[Any]] = {}
+        self.proxy_actors: dict[int, RemoteActor] = {}
+        self.writer: FrameWriter | None = None
+        self.reader_task: asyncio.Task[None] | None = None
+        self.timers: list[asyncio.TimerHandle] = []
+        self.started = time.monotonic()
+        self.last_heard = self.started
+        self.myself: ActorRef[NodeSessionMessage] | None = None
+        self.stop_reason: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def pre_start(self, myself: ActorRef[NodeSessionMessage], args: None) -> None:
+        """Set up the writer; a client speaks first."""
+        self.myself = myself
+        loop = asyncio.get_running_loop()
+        self.writer = FrameWriter(loop, self.stream.writer.write)
+        if isinstance(self.handshake, ClientHandshake):
+            self._send(meta_pb2.NetworkMessage(auth=self.handshake.start()))
+        self.timers.append(
+            loop.call_later(self.config.handshake_timeout, self._handshake_expired)
+        )
+        return None
+
+    async def post_start(self, myself: ActorRef[NodeSessionMessage], state: None) -> None:
+        """Start reading frames."""
+        self.reader_task = asyncio.get_running_loop().create_task(self._read_loop(myself))
+
+    async def post_stop(self, myself: ActorRef[NodeSessionMessage], state: None) -> None:
+        """Close the connection and let go of everything tied to it."""
+        self.close()
+
+    def close(self) -> None:
+        """Tear the connection down (idempotent; also called by the NodeServer)."""
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+        if self.myself is not None and self.elected:
+            demonitor_pids(self.myself.id)
+            pg.demonitor_scope(pg.ALL_SCOPES_NOTIFICATION, self.myself.id)
+        for actor in self.proxy_actors.values():
+            actor.fail_pending(f"the connection to {self._peer_label()} was lost")
+        task = self.reader_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+        if self.writer is not None:
+            self.writer.close()
+        self.stream.close()
+
+    def _finish(self, reason: str) -> None:
+        """Stop the session with ``reason`` (from the reader or a timer)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            _log.info("session %s with %s ends: %s", self.config.node_id, self._peer_label(),
+                      reason)
+        if self.myself is not None:
+            self.myself.stop(reason)
+
+    def _peer_label(self) -> str:
+        if self.peer is not None and self.peer.name:
+            return self.peer.name
+        return self.stream.peer_label
+
+    def _handshake_expired(self) -> None:
+        if not self.authenticated:
+            self._finish("handshake_timeout")
+
+    # ------------------------------------------------------------------ outgoing
+
+    def _send(self, msg: meta_pb2.NetworkMessage) -> None:
+        if self.writer is not None:
+            self.writer.send(msg.SerializeToString())
+
+    def send_frame(self, payload: bytes) -> None:
+        """Queue one encoded NetworkMessage (the remote actors' path)."""
+        writer = self.writer
+        if writer is not None:
+            writer.send(payload)
+
+    def _control(self, **kwargs: Any) -> None:
+        self._send(meta_pb2.NetworkMessage(control=control_pb2.ControlMessage(**kwargs)))
+
+    async def handle(
+        self, myself: ActorRef[NodeSessionMessage], message: NodeSessionMessage, state: None
+    ) -> None:
+        """Answer state queries and send Pings."""
+        match message:
+            case GetAuthenticationState():
+                message.reply.send(self.authenticated)
+            case GetReadyState():
+                message.reply.send(self.sent_ready and self.got_ready)
+            case _PingTick():
+                self._ping(myself)
+
+    def _ping(self, myself: ActorRef[NodeSessionMessage]) -> None:
+        liveness = self.config.liveness_timeout
+        if liveness is not None and time.monotonic() - self.last_heard > liveness:
+            self._finish("liveness_timeout")
+            return
+        uptime = time.monotonic() - self.started
+        ping = control_pb2.Ping()
+        ping.timestamp.seconds = int(uptime)
+        ping.timestamp.nanos = int((uptime % 1) * 1e9)
+        self._control(ping=ping)
+        self._schedule_ping(myself)
+
+    def _schedule_ping(self, myself: ActorRef[NodeSessionMessage]) -> None:
+        low, high = self.config.ping_interval
+        delay = random.uniform(low, high)
+        liveness = self.config.liveness_timeout
+        if liveness is not None:
+            delay = min(delay, max(liveness / 3, 0.05))
+        self.timers = [t for t in self.timers if not t.cancelled()]
+        self.timers.append(myself.send_after(delay, _PingTick)._handle)  # type: ignore[arg-type]
+
+    async def handle_supervisor_evt(
+        self, myself: ActorRef[NodeSessionMessage], event: SupervisionEvent, state: None
+    ) -> None:
+        """Forward local actor and group changes to the peer; forget stopped proxies."""
+        if isinstance(event, PidLifecycleEvent):
+            ref = event.event.actor
+            if not ref.id.is_local:
+                return
+            pid = ref.id.pid
+            if isinstance(event.event, PidSpawned):
+                if ref.is_remotable and pid not in self.advertised:
+                    self.advertised.add(pid)
+                    self._control(spawn=control_pb2.Spawn(actors=[_actor_msg(ref)]))
+            elif pid in self.advertised:
+                self.advertised.discard(pid)
+                self._control(terminate=control_pb2.Terminate(ids=[pid]))
+        elif isinstance(event, ProcessGroupChanged):
+            change = event.change
+            actors = [_actor_msg(a) for a in change.actors if a.id.is_local and a.is_remotable]
+            if not actors:
+                return
+            if isinstance(change, _GroupJoin):
+                join = control_pb2.PgJoin(group=change.group, scope=change.scope, actors=actors)
+                self._control(pg_join=join)
+            else:
+                leave = control_pb2.PgLeave(group=change.group, scope=change.scope, actors=actors)
+                self._control(pg_leave=leave)
+        elif isinstance(event, ActorTerminated):
+            pid = event.actor.id.pid
+            if not event.actor.id.is_local and self.proxies.get(pid) is event.actor:
+                del self.proxies[pid]
+                self.proxy_actors.pop(pid, None)
+
+    # ------------------------------------------------------------------ incoming
+
+    async def _read_loop(self, myself: ActorRef[NodeSessionMessage]) -> None:
+        reader = FrameReader(self.config.max_inbound_frame_size)
+        stream = self.stream.reader
+        from_string = meta_pb2.NetworkMessage.FromString
+        reason = "channel_closed"
+        try:
+            while myself.is_alive:
+                data = await stream.read(_READ_CHUNK)
+                if not data:
+                    break
+                self.last_heard = time.monotonic()
+                for payload in reader.feed(data):
+                    msg = from_string(payload)
+                    which = msg.WhichOneof("message")
+                    if which == "node":
+                        if self.authenticated:
+                            self._on_node(msg.node)
+                        else:
+                            _log.warning("dropped a node message received before authentication")
+                    elif which == "control":
+                        if self.authenticated:
+                            await self._on_control(myself, msg.control)
+                        else:
+                            _log.warning("dropped a control message received before authentication")
+                    elif which == "auth":
+                        await self._on_auth(myself, msg.auth)
+                    if self.stop_reason is not None or not myself.is_alive:
+                        return
+        except FrameError as exc:
+            reason = "frame_read_error"
+            _log.warning("session %s: %s", self.config.node_id, exc)
+        except DecodeError as exc:
+            reason = "frame_read_error"
+            _log.warning("session %s: malformed protobuf frame: %s", self.config.node_id, exc)
+        except (ConnectionError, OSError) as exc:
+            reason = "channel_closed"
+            _log.info("session %s: connection error: %r", self.config.node_id, exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            reason = "session_error"
+            _log.exception("session %s: unexpected error while reading", self.config.node_id)
+        self._finish(reason)
+
+    # -- authentication
+
+    async def _on_auth(
+        self, myself: ActorRef[NodeSessionMessage], msg: auth_pb2.AuthenticationMessage
+    ) -> None:
+        if self.authenticated:
+            return  # ignored once authenticated, as in Rust
+        handshake = self.handshake
+        step = handshake.receive(msg)
+        if (
+            step.peer is not None
+            and self.peer is None
+            and not await self._learn_peer(myself, step.peer)
+        ):
+            return
+        if step.need_check:
+            assert isinstance(handshake, ServerHandshake) and self.peer is not None
+            try:
+                status = await self.server.call(
+                    CheckSession(myself.id, self.peer), timeout=_CHECK_TIMEOUT
+                )
+            except RactorError as exc:
+                self._finish(f"auth_fail: the election check failed ({exc})")
+                return
+            step = handshake.checked(status)
+        for out in step.send:
+            self._send(meta_pb2.NetworkMessage(auth=out))
+        if step.failure is not None:
+            self._finish(f"auth_fail: {step.failure}")
+            return
+        if step.authenticated:
+            await self._on_authenticated(myself)
+
+    async def _learn_peer(
+        self, myself: ActorRef[NodeSessionMessage], peer: auth_pb2.NameMessage
+    ) -> bool:
+        self.peer = auth_pb2.NameMessage()
+        self.peer.CopyFrom(peer)
+        if isinstance(self.handshake, ClientHandshake):
+            self.peer.connection_id = self.own.connection_id
+        if peer.name == self.own.name or (
+            peer.connection_string and peer.connection_string == self.own.connection_string
+        ):
+            self._finish("self_connection")
+            return False
+        self.server.cast(UpdateSession(myself.id, self.peer))
+        return True
+
+    async def _on_authenticated(self, myself: ActorRef[NodeSessionMessage]) -> None:
+        self.authenticated = True
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+        try:
+            elected = await self.server.call(
+                SessionAuthenticated(myself.id), timeout=_CHECK_TIMEOUT
+            )
+        except RactorError as exc:
+            self._finish(f"session_election_lost: {exc}")
+            return
+        if not elected:
+            self._finish("session_election_lost")
+            return
+        self.elected = True
+        self._schedule_ping(myself)
+        if self.config.connection_mode is NodeConnectionMode.TRANSITIVE:
+            own = auth_pb2.NameMessage()
+            own.CopyFrom(self.own)
+            own.connection_id = 0
+            self._control(enumerate_node_sessions=own)
+        # Monitors first, then the snapshot: an actor may be announced twice, never missed.
+        monitor_pids(myself)
+        pg.monitor_scope(pg.ALL_SCOPES_NOTIFICATION, myself)
+        local = [a for a in all_actors() if a.id.is_local and a.is_alive and a.is_remotable]
+        if local:
+            self.advertised.update(a.id.pid for a in local)
+            self._control(spawn=control_pb2.Spawn(actors=[_actor_msg(a) for a in local]))
+        for scope, group in pg.which_scopes_and_groups():
+            members = [
+                _actor_msg(a)
+                for a in pg.get_scoped_local_members(scope, group)
+                if a.is_remotable
+            ]
+            if members:
+                join = control_pb2.PgJoin(group=group, scope=scope, actors=members)
+                self._control(pg_join=join)
+        self._control(ready=control_pb2.Ready())
+        self.sent_ready = True
+        self._check_ready(myself)
+
+    def _check_ready(self, myself: ActorRef[NodeSessionMessage]) -> None:
+        if self.sent_ready and self.got_ready:
+            self.server.cast(ConnectionReady(myself.id))
+
+    # -- node messages
+
+    def _on_node(self, msg: node_pb2.NodeMessage) -> None:
+        which = msg.WhichOneof("msg")
+        if which == "cast":
+            cast = msg.cast
+            target = self._target(cast.to)
+            if target is None:
+                return
+            metadata = cast.metadata if cast.HasField("metadata") else None
+            try:
+                target.send_serialized(SerializedCast(cast.variant, cast.what, metadata))
+            except Exception as exc:  # undecodable or stopped: dropped, as in Rust
+                _log.debug("dropped a cast to pid %s: %s", cast.to, exc)
+        elif which == "call":
+            self._on_call(msg.call)
+        elif which == "reply":
+            reply = msg.reply
+            actor = self.proxy_actors.get(reply.to)
+            if actor is not None:
+                actor.reply(reply.tag, reply.what)
+
+    def _target(self, pid: int) -> ActorRef[Any] | None:
+        if pid not in self.advertised:
+            return None
+        ref = where_is_pid(ActorId(pid))
+        if ref is None or not ref.is_alive:
+            return None
+        return ref
+
+    def _on_call(self, call: node_pb2.Call) -> None:
+        target = self._target(call.to)
+        if target is None:
+            return
+        timeout = call.timeout_ms / 1000 if call.HasField("timeout_ms") else None
+        port, answer = reply_channel(timeout)
+        to, tag = call.to, call.tag
+        metadata = call.metadata if call.HasField("metadata") else None
+        handle: asyncio.TimerHandle | None = None
+        if timeout is not None:
+            handle = asyncio.get_running_loop().call_later(timeout, answer.cancel)
+
+        def done(fut: asyncio.Future[Any]) -> None:
+            if handle is not None:
+                handle.cancel()
+            if fut.cancelled() or fut.exception() is not None:
+                return  # no reply at all, as in Rust: the caller times out
+            data = fut.result()
+            if isinstance(data, (bytes, bytearray)):
+                self.send_frame(encode_reply(to, tag, bytes(data)))
+
+        answer.add_done_callback(done)
+        try:
+            target.send_serialized(SerializedCall(call.variant, call.what, port, metadata))
+        except Exception as exc:
+            _log.debug("dropped a call to pid %s: %s", call.to, exc)
+            port._drop("undeliverable")
+
+    # -- control messages
+
+    async def _on_control(
+        self, myself: ActorRef[NodeSessionMessage], msg: control_pb2.ControlMessage
+    ) -> None:
+        which = msg.WhichOneof("msg")
+        if which == "spawn":
+            for advertised in msg.spawn.actors:
+                await self._proxy(myself, advertised)
+        elif which == "terminate":
+            for pid in msg.terminate.ids:
+                proxy = self.proxies.pop(pid, None)
+                stand_in = self.proxy_actors.pop(pid, None)
+                if stand_in is not None:
+                    stand_in.fail_pending(f"remote actor {pid} terminated")
+                if proxy is not None:
+                    await proxy.stop_and_wait("remote")
+        elif which == "ping":
+            self._control(pong=control_pb2.Pong(timestamp=msg.ping.timestamp))
+        elif which == "pong":
+            pass  # liveness is tracked on every frame received
+        elif which == "pg_join":
+            join = msg.pg_join
+            proxies = [await self._proxy(myself, a) for a in join.actors]
+            if proxies:
+                pg.join_scoped(join.scope, join.group, proxies)
+        elif which == "pg_leave":
+            leave = msg.pg_leave
+            known = [self.proxies[a.pid] for a in leave.actors if a.pid in self.proxies]
+            if known:
+                pg.leave_scoped(leave.scope, leave.group, known)
+        elif which == "enumerate_node_sessions":
+            await self._answer_enumeration(msg.enumerate_node_sessions)
+        elif which == "node_sessions":
+            if self.config.connection_mode is NodeConnectionMode.TRANSITIVE:
+                await self._dial_known(msg.node_sessions)
+        elif which == "ready":
+            if self.got_ready:
+                _log.warning("session %s: duplicate Ready", self.config.node_id)
+            self.got_ready = True
+            self._check_ready(myself)
+
+    async def _proxy(
+        self, myself: ActorRef[NodeSessionMessage], actor: control_pb2.Actor
+    ) -> ActorRef[Any]:
+        existing = self.proxies.get(actor.pid)
+        if existing is not None and existing.is_alive:
+            return existing
+        stand_in = RemoteActor(self, actor.pid)
+        ref = await spawn_remote(
+            stand_in,
+            None,
+            node_id=self.config.node_id,
+            pid=actor.pid,
+            name=actor.name if actor.HasField("name") else None,
+            supervisor=myself,
+        )
+        self.proxies[actor.pid] = ref
+        self.proxy_actors[actor.pid] = stand_in
+        return ref
+
+    async def _answer_enumeration(self, asker: auth_pb2.NameMessage) -> None:
+        try:
+            sessions = await self.server.call(_Sessions(), timeout=_CHECK_TIMEOUT)
+        except RactorError:
+            return  # no answer, as in Rust
+        entries = []
+        for _, name in sessions:
+            if name.name == asker.name or name.connection_string == asker.connection_string:
+                continue
+            entry = auth_pb2.NameMessage()
+            entry.CopyFrom(name)
+            entry.connection_id = 0
+            entries.append(entry)
+        self._control(node_sessions=control_pb2.NodeSessions(sessions=entries))
+
+    async def _dial_known(self, known: control_pb2.NodeSessions) -> None:
+        try:
+            sessions = await self.server.call(_Sessions(), timeout=_CHECK_TIMEOUT)
+        except RactorError:
+            return
+        have = {n.name for _, n in sessions} | {n.connection_string for _, n in sessions}
+        for entry in known.sessions:
+            if entry.name == self.own.name or entry.connection_string == self.own.connection_string:
+                continue
+            if entry.name in have or entry.connection_string in have:
+                continue
+            if entry.connection_string:
+                try:
+                    self.server.cast(_Dial(entry.connection_string))
+                except MessagingError:
+                    return
+
+
+def _actor_msg(ref: ActorRef[Any]) -> control_pb2.Actor:
+    msg = control_pb2.Actor(pid=ref.id.pid)
+    if ref.name is not None:
+        msg.name = ref.name
+    return msg
