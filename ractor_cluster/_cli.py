@@ -29,6 +29,7 @@ from ractor_core import ActorRef, RactorError, pg, spawn
 
 from ._client import client_connect
 from ._errors import ClientConnectError
+from ._framing import DEFAULT_MAX_INBOUND_FRAME_SIZE
 from ._messages import GetNodeInfo, GetSessions, NodeConnectionMode, NodeServerMessage
 from ._node import NodeServer
 from ._remote_actor import remote_actors
@@ -64,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--app", help="module whose `start(node, name)` spawns its actors")
     node.add_argument("--transitive", action="store_true", help="dial the peers' peers")
     node.add_argument("--liveness", type=float, default=None, help="dead-peer timeout (s)")
+    node.add_argument("--handshake-timeout", type=float, default=5.0,
+                      help="seconds a connection may take to authenticate")
+    node.add_argument("--max-frame", type=int, default=None, help="inbound frame limit (bytes)")
     inspect = sub.add_parser("inspect", help="connect as a node and print what a peer has")
     inspect.add_argument("address", metavar="HOST:PORT")
     _add_cookie(inspect)
@@ -83,6 +87,8 @@ async def _run_node(args: argparse.Namespace) -> int:
         connection_mode=mode,
         listen_addr=args.listen,
         liveness_timeout=args.liveness,
+        handshake_timeout=args.handshake_timeout,
+        max_inbound_frame_size=args.max_frame or DEFAULT_MAX_INBOUND_FRAME_SIZE,
     )
     try:
         node = await spawn(server, None, name="node_server")

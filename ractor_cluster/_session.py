@@ -294,19 +294,31 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     msg = from_string(payload)
                     which = msg.WhichOneof("message")
                     if which == "node":
-                        if self.authenticated:
-                            self._on_node(msg.node)
-                        else:
-                            _log.warning("dropped a node message received before authentication")
+                        if not self.authenticated:
+                            reason = "message_before_authentication"
+                            _log.warning("session %s: a node message before authentication",
+                                         self.config.node_id)
+                            break
+                        self._on_node(msg.node)
                     elif which == "control":
-                        if self.authenticated:
-                            await self._on_control(myself, msg.control)
-                        else:
-                            _log.warning("dropped a control message received before authentication")
+                        if not self.authenticated:
+                            reason = "message_before_authentication"
+                            _log.warning("session %s: a control message before authentication",
+                                         self.config.node_id)
+                            break
+                        await self._on_control(myself, msg.control)
                     elif which == "auth":
                         await self._on_auth(myself, msg.auth)
+                    elif payload:
+                        reason = "unknown_message"
+                        _log.warning("session %s: a frame with no known message (%d bytes)",
+                                     self.config.node_id, len(payload))
+                        break
                     if self.stop_reason is not None or not myself.is_alive:
                         return
+                else:
+                    continue
+                break
         except FrameError as exc:
             reason = "frame_read_error"
             _log.warning("session %s: %s", self.config.node_id, exc)

@@ -1,0 +1,231 @@
+"""The app a test node runs (``ractor-cluster node --app tests.ractor_cluster.node_app``).
+
+It hosts a ``Counter`` named ``counter-<node>``, prints the NodeServer's session events as
+JSON lines on stdout, and executes JSON commands read from stdin, answering each with a
+JSON line carrying the command's ``id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ractor_cluster import (
+    GetReadyState,
+    GetSessions,
+    NodeEventSubscription,
+    NodeServerMessage,
+    NodeServerSessionInformation,
+    SubscribeToEvents,
+    as_remote,
+    client_connect,
+    remote_actors,
+)
+from ractor_core import (
+    Actor,
+    ActorRef,
+    Call,
+    RactorError,
+    pg,
+    spawn,
+    where_is,
+)
+from ractor_derive import F64, I64, U8, U32, U128, Char, Message, cluster_message
+
+
+@cluster_message
+class CounterMsg(Message):
+    """Messages of the test counter (one of each kind of field)."""
+
+
+class Add(CounterMsg):
+    n: I64
+
+
+class Note(CounterMsg):
+    text: str
+
+
+class Mixed(CounterMsg):
+    small: U8
+    big: U128
+    ratio: F64
+    letter: Char
+    flags: list[bool]
+    raw: bytes
+
+
+class Get(CounterMsg, Call[I64]):
+    pass
+
+
+class Echo(CounterMsg, Call[str]):
+    text: str
+
+
+class Notes(CounterMsg, Call[list[U32]]):
+    pass
+
+
+class Slow(CounterMsg, Call[bool]):
+    ms: U32
+
+
+class Summary(CounterMsg, Call[str]):
+    pass
+
+
+Counter = Add | Note | Mixed | Get | Echo | Notes | Slow | Summary
+
+
+@dataclass
+class Tally:
+    total: int = 0
+    notes: list[str] = field(default_factory=list)
+    mixed: list[str] = field(default_factory=list)
+
+
+class CounterActor(Actor[Counter, Tally, None]):
+    async def pre_start(self, myself: ActorRef[Counter], args: None) -> Tally:
+        return Tally()
+
+    async def handle(self, myself: ActorRef[Counter], message: Counter, state: Tally) -> None:
+        match message:
+            case Add(n=n):
+                state.total += n
+            case Note(text=text):
+                state.notes.append(text)
+            case Mixed():
+                state.mixed.append(repr(message))
+            case Get():
+                message.reply.send(state.total)
+            case Echo(text=text):
+                message.reply.send(text)
+            case Notes():
+                message.reply.send([len(n) for n in state.notes])
+            case Slow(ms=ms):
+                await asyncio.sleep(ms / 1000)
+                message.reply.send(True)
+            case Summary():
+                message.reply.send(json.dumps({"total": state.total, "notes": state.notes,
+                                               "mixed": state.mixed}))
+
+
+def emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+class Events(NodeEventSubscription):
+    def _emit(self, kind: str, info: NodeServerSessionInformation) -> None:
+        peer = info.peer_name.name if info.peer_name is not None else None
+        emit({"event": kind, "peer": peer, "node_id": info.node_id, "server": info.is_server})
+
+    def node_session_opened(self, info: NodeServerSessionInformation) -> None:
+        self._emit("opened", info)
+
+    def node_session_authenticated(self, info: NodeServerSessionInformation) -> None:
+        self._emit("authenticated", info)
+
+    def node_session_ready(self, info: NodeServerSessionInformation) -> None:
+        self._emit("ready", info)
+
+    def node_session_disconnected(self, info: NodeServerSessionInformation) -> None:
+        self._emit("disconnected", info)
+
+
+MESSAGES: dict[str, Any] = {
+    "add": lambda c: Add(n=c["n"]),
+    "note": lambda c: Note(text=c["text"]),
+    "mixed": lambda c: Mixed(small=c["small"], big=c["big"], ratio=c["ratio"],
+                             letter=c["letter"], flags=c["flags"], raw=bytes.fromhex(c["raw"])),
+    "get": lambda c: Get(),
+    "echo": lambda c: Echo(text=c["text"]),
+    "notes": lambda c: Notes(),
+    "slow": lambda c: Slow(ms=c["ms"]),
+    "summary": lambda c: Summary(),
+}
+
+
+def _target(cmd: dict[str, Any]) -> ActorRef[Counter]:
+    refs = remote_actors(cmd["to"])
+    if not refs:
+        raise LookupError(f"no remote actor named {cmd['to']!r}")
+    return as_remote(refs[0], Counter)
+
+
+async def execute(node: ActorRef[NodeServerMessage], cmd: dict[str, Any]) -> Any:
+    op = cmd["op"]
+    if op == "connect":
+        await client_connect(node, cmd["address"])
+        return True
+    if op == "sessions":
+        sessions = await node.call(GetSessions(), timeout=2)
+        return sorted(i.peer_name.name for i in sessions.values() if i.peer_name is not None)
+    if op == "ready":
+        sessions = await node.call(GetSessions(), timeout=2)
+        return [await i.actor.call(GetReadyState(), timeout=2) for i in sessions.values()]
+    if op == "remote_actors":
+        return sorted([r.id.pid, r.name] for r in remote_actors())
+    if op == "cast":
+        _target(cmd).cast(MESSAGES[cmd["msg"]](cmd))
+        return True
+    if op == "call":
+        return await _target(cmd).call(MESSAGES[cmd["msg"]](cmd), timeout=cmd.get("timeout"))
+    if op == "spawn":
+        ref = await spawn(CounterActor(), None, name=cmd["name"])
+        for group in cmd.get("groups", []):
+            pg.join_scoped(cmd.get("scope", pg.DEFAULT_SCOPE), group, [ref])
+        return ref.id.pid
+    if op == "stop":
+        ref = where_is(cmd["name"])
+        assert ref is not None
+        await ref.stop_and_wait(timeout=5)
+        return True
+    if op == "join" or op == "leave":
+        ref = where_is(cmd["name"])
+        assert ref is not None
+        scope = cmd.get("scope", pg.DEFAULT_SCOPE)
+        (pg.join_scoped if op == "join" else pg.leave_scoped)(scope, cmd["group"], [ref])
+        return True
+    if op == "members":
+        scope = cmd.get("scope", pg.DEFAULT_SCOPE)
+        members = pg.get_scoped_members(scope, cmd["group"])
+        return sorted([r.name, r.id.is_local] for r in members)
+    if op == "local_summary":
+        ref = where_is(cmd["name"])
+        assert ref is not None
+        return json.loads(await ref.call(Summary(), timeout=2))
+    raise ValueError(f"unknown op {op!r}")
+
+
+async def serve_commands(node: ActorRef[NodeServerMessage]) -> None:
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+
+    threading.Thread(target=read, daemon=True).start()
+    while True:
+        line = await lines.get()
+        cmd = json.loads(line)
+        try:
+            result = await execute(node, cmd)
+            emit({"id": cmd["id"], "ok": True, "result": result})
+        except (RactorError, LookupError, ValueError, AssertionError) as exc:
+            emit({"id": cmd["id"], "ok": False, "error": type(exc).__name__, "text": str(exc)})
+
+
+_tasks: list[asyncio.Task[None]] = []
+
+
+async def start(node: ActorRef[NodeServerMessage], name: str) -> None:
+    node.cast(SubscribeToEvents("test", Events()))
+    await spawn(CounterActor(), None, name=f"counter-{name}")
+    _tasks.append(asyncio.get_running_loop().create_task(serve_commands(node)))

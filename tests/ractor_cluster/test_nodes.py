@@ -1,0 +1,231 @@
+"""Nodes as real OS processes on loopback: handshake, sync, casts and calls, failures."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ractor_cluster.protocol import auth_pb2, meta_pb2, node_pb2
+
+from .harness import NodeProcess
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def nodes() -> Iterator[Callable[..., NodeProcess]]:
+    started: list[NodeProcess] = []
+
+    def make(name: str, **kwargs: Any) -> NodeProcess:
+        node = NodeProcess(name, **kwargs)
+        started.append(node)
+        return node
+
+    yield make
+    for node in started:
+        node.kill()
+
+
+def connected(a: NodeProcess, b: NodeProcess) -> None:
+    """Wait until a and b list each other as authenticated sessions."""
+    a.wait_for(lambda: b.full_name in a.rpc("sessions"), what=f"session with {b.name}")
+    b.wait_for(lambda: a.full_name in b.rpc("sessions"), what=f"session with {a.name}")
+
+
+def sees(node: NodeProcess, actor: str) -> None:
+    node.wait_for(
+        lambda: any(name == actor for _, name in node.rpc("remote_actors")), what=actor
+    )
+
+
+def test_two_nodes_authenticate_and_report_their_events(nodes: Callable[..., NodeProcess]) -> None:
+    a, b = nodes("a"), nodes("b")
+    a.rpc("connect", address=b.address)
+    connected(a, b)
+    for node, peer in ((a, b), (b, a)):
+        node.expect(lambda e, p=peer: e["event"] == "opened")
+        node.expect(lambda e, p=peer: e["event"] == "authenticated" and e["peer"] == p.full_name)
+        node.expect(lambda e, p=peer: e["event"] == "ready" and e["peer"] == p.full_name)
+    assert a.rpc("ready") == [True]
+    assert b.rpc("ready") == [True]
+
+
+def test_casts_and_calls_flow_both_ways_with_typed_replies(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    a, b = nodes("a"), nodes("b")
+    a.rpc("connect", address=b.address)
+    sees(a, "counter-b")
+    sees(b, "counter-a")
+    for i in range(1, 101):
+        a.rpc("cast", to="counter-b", msg="add", n=i)
+    assert a.rpc("call", to="counter-b", msg="get", timeout=5) == 5050
+    b.rpc("cast", to="counter-a", msg="note", text="héllo")
+    b.rpc("cast", to="counter-a", msg="note", text="wörld!")
+    assert b.rpc("call", to="counter-a", msg="notes", timeout=5) == [5, 6]
+    assert b.rpc("call", to="counter-a", msg="echo", text="∑ round trip", timeout=5) == (
+        "∑ round trip"
+    )
+    a.rpc("cast", to="counter-b", msg="mixed", small=255, big=(1 << 128) - 1, ratio=-0.5,
+          letter="ß", flags=[True, False], raw="00ff")
+    summary = json.loads(a.rpc("call", to="counter-b", msg="summary", timeout=5))
+    assert summary["total"] == 5050
+    assert "big=340282366920938463463374607431768211455" in summary["mixed"][0]
+    assert "letter='ß'" in summary["mixed"][0]
+
+
+def test_three_nodes_reach_each_other(nodes: Callable[..., NodeProcess]) -> None:
+    a, b, c = nodes("a"), nodes("b"), nodes("c")
+    b.rpc("connect", address=a.address)
+    c.rpc("connect", address=a.address)
+    c.rpc("connect", address=b.address)
+    for node, others in ((a, "bc"), (b, "ac"), (c, "ab")):
+        for other in others:
+            sees(node, f"counter-{other}")
+    a.rpc("cast", to="counter-c", msg="add", n=2)
+    b.rpc("cast", to="counter-c", msg="add", n=3)
+    assert c.rpc("call", to="counter-a", msg="echo", text="from c", timeout=5) == "from c"
+    c.wait_for(lambda: a.rpc("call", to="counter-c", msg="get", timeout=5) == 5, what="sum")
+
+
+def test_a_wrong_cookie_is_refused_and_nothing_is_shared(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    a, b = nodes("a"), nodes("b", cookie="other")
+    a.rpc("connect", address=b.address)
+    a.expect(lambda e: e["event"] == "disconnected")
+    b.expect(lambda e: e["event"] == "disconnected")
+    assert a.rpc("sessions") == []
+    assert b.rpc("sessions") == []
+    assert a.rpc("remote_actors") == []
+    assert not any(e["event"] == "authenticated" for e in a.events + b.events)
+
+
+def test_a_node_killed_mid_call_fails_the_call_promptly(nodes: Callable[..., NodeProcess]) -> None:
+    a, b = nodes("a"), nodes("b")
+    a.rpc("connect", address=b.address)
+    sees(a, "counter-b")
+    assert a.try_rpc is not None
+    ident_reply: dict[str, Any] = {}
+
+    import threading
+
+    def slow_call() -> None:
+        started = time.monotonic()
+        reply = a.try_rpc("call", to="counter-b", msg="slow", ms=20_000, timeout=30)
+        ident_reply.update(reply, elapsed=time.monotonic() - started)
+
+    caller = threading.Thread(target=slow_call)
+    caller.start()
+    time.sleep(0.5)
+    b.kill()
+    caller.join(15)
+    assert not caller.is_alive()
+    assert ident_reply["ok"] is False
+    assert ident_reply["error"] == "ReplyDropped"
+    assert ident_reply["elapsed"] < 5
+    a.expect(lambda e: e["event"] == "disconnected" and e["peer"] == "b@localhost")
+    assert a.rpc("remote_actors") == []
+
+
+def test_a_restarted_peer_can_reconnect(nodes: Callable[..., NodeProcess]) -> None:
+    a, b = nodes("a"), nodes("b")
+    a.rpc("connect", address=b.address)
+    sees(a, "counter-b")
+    assert b.terminate() == 0
+    a.expect(lambda e: e["event"] == "disconnected")
+    a.wait_for(lambda: a.rpc("remote_actors") == [], what="proxies gone")
+    b2 = nodes("b")
+    a.rpc("connect", address=b2.address)
+    sees(a, "counter-b")
+    assert a.rpc("call", to="counter-b", msg="echo", text="again", timeout=5) == "again"
+
+
+def test_a_node_stops_cleanly_on_sigterm(nodes: Callable[..., NodeProcess]) -> None:
+    a, b = nodes("a"), nodes("b")
+    a.rpc("connect", address=b.address)
+    connected(a, b)
+    assert a.terminate() == 0
+    b.expect(lambda e: e["event"] == "disconnected" and e["peer"] == "a@localhost")
+
+
+# ------------------------------------------------------------------ bad input, raw sockets
+
+
+def _raw(node: NodeProcess) -> socket.socket:
+    host, port = node.address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    sock.settimeout(5)
+    return sock
+
+
+def _closed_by_peer(sock: socket.socket, timeout: float = 5) -> bool:
+    sock.settimeout(timeout)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
+
+
+def _frame(msg: meta_pb2.NetworkMessage) -> bytes:
+    body = msg.SerializeToString()
+    return struct.pack(">Q", len(body)) + body
+
+
+def _still_serving(a: NodeProcess, helper: NodeProcess) -> None:
+    helper.rpc("connect", address=a.address)
+    sees(helper, "counter-a")
+    assert helper.rpc("call", to="counter-a", msg="echo", text="alive", timeout=5) == "alive"
+
+
+def test_a_silent_client_is_dropped_by_the_handshake_timeout(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    a = nodes("a", extra=["--handshake-timeout", "0.5"])
+    with _raw(a) as sock:
+        started = time.monotonic()
+        assert _closed_by_peer(sock, timeout=5)
+        assert 0.3 < time.monotonic() - started < 4
+    _still_serving(a, nodes("helper"))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(b"\xff" * 64, id="garbage"),
+        pytest.param(struct.pack(">Q", 17 * 1024 * 1024), id="oversized-length-prefix"),
+        pytest.param(struct.pack(">Q", 5) + b"\x0a\x05\xff\xff\xff", id="malformed-protobuf"),
+        pytest.param(
+            _frame(meta_pb2.NetworkMessage(node=node_pb2.NodeMessage(
+                cast=node_pb2.Cast(to=1, variant="Add", what=b"")))),
+            id="node-message-before-auth",
+        ),
+        pytest.param(struct.pack(">Q", 3) + b"\x3a\x01\x00", id="unknown-oneof-arm"),
+        pytest.param(
+            _frame(meta_pb2.NetworkMessage(auth=auth_pb2.AuthenticationMessage(
+                client_challenge=auth_pb2.ChallengeReply(challenge=1, digest=b"x" * 32)))),
+            id="challenge-reply-before-name",
+        ),
+    ],
+)
+def test_bad_input_ends_only_that_session(
+    nodes: Callable[..., NodeProcess], payload: bytes
+) -> None:
+    a = nodes("a", extra=["--handshake-timeout", "2"])
+    with _raw(a) as sock:
+        started = time.monotonic()
+        sock.sendall(payload)
+        assert _closed_by_peer(sock, timeout=5)
+        assert time.monotonic() - started < 1.5  # at once, not by the 2 s handshake timeout
+    _still_serving(a, nodes("helper"))
