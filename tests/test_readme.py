@@ -42,3 +42,21 @@ def test_the_ping_pong_demo_runs_and_reports() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2000 hits" in result.stdout
     assert "ping hit 1000, pong hit 1000" in result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_the_cluster_demo_runs_three_node_processes_and_reports() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ractor_cluster", "demo", "--calls", "50"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "group 'demo' has 3 members" in out
+    for src, dst in (("a", "b"), ("b", "c"), ("c", "a")):
+        assert f"relay driver -> {src} -> {dst}: {src} -> {dst} heard 3 shouts" in out
+    assert out.count("latency driver ->") == 3
+    assert "exit codes [0, 0, 0]" in out
