@@ -167,14 +167,17 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             # each TLS handshake runs on its own, never holding up the accept loop
             tls = {"ssl": self.encryption.ssl_context,
                    "ssl_handshake_timeout": self.handshake_timeout}
-        self.listener = await asyncio.start_server(
-            accepted,
-            host=self.listen_addr,
-            port=self.port,
-            reuse_address=True,
-            backlog=128,
-            **tls,
-        )
+        if self.listen_addr is None:
+            # One dual-stack socket, as Rust binds [::] with IPV6_V6ONLY off: one port for
+            # IPv4 and IPv6 even when the OS picks it.
+            self.listener = await asyncio.start_server(
+                accepted, sock=_dual_stack_socket(self.port), **tls
+            )
+        else:
+            self.listener = await asyncio.start_server(
+                accepted, host=self.listen_addr, port=self.port, reuse_address=True,
+                backlog=128, **tls,
+            )
         sockets = self.listener.sockets
         if sockets:
             bound = sockets[0].getsockname()[1]
@@ -357,8 +360,23 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
                 _log.exception("event subscription %r raised in %s", sub_id, event)
 
 
-def _set_nodelay(writer: asyncio.StreamWriter) -> None:
-    sock: Any = writer.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def _dual_stack_socket(port: int) -> socket.socket:
+    """A listening socket on every interface, IPv6 and IPv4 (IPv4 only without IPv6)."""
+    try:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        address: tuple[str, int] = ("0.0.0.0", port)
+    else:
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        address = ("::", port)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
