@@ -48,11 +48,11 @@ from ._session import GetAuthenticationState, GetReadyState, NodeSession, NodeSe
 logging.getLogger("ractor").addHandler(logging.NullHandler())
 
 __all__ = [
-    "DEFAULT_MAX_INBOUND_FRAME_SIZE",
     "ClientConnectError",
     "ClusterError",
     "ClusterStream",
     "ConnectionOpened",
+    "DEFAULT_MAX_INBOUND_FRAME_SIZE",
     "EncryptionConnectError",
     "FrameError",
     "GetAuthenticationState",

@@ -115,6 +115,9 @@ class CounterActor(Actor[Counter, Tally, None]):
                                                "mixed": state.mixed}))
 
 
+TEST_GROUP = "test"
+
+
 def emit(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
@@ -227,5 +230,6 @@ _tasks: list[asyncio.Task[None]] = []
 
 async def start(node: ActorRef[NodeServerMessage], name: str) -> None:
     node.cast(SubscribeToEvents("test", Events()))
-    await spawn(CounterActor(), None, name=f"counter-{name}")
+    counter = await spawn(CounterActor(), None, name=f"counter-{name}")
+    pg.join(TEST_GROUP, [counter])
     _tasks.append(asyncio.get_running_loop().create_task(serve_commands(node)))
