@@ -32,26 +32,36 @@ def encode_frame(payload: bytes) -> bytes:
 class FrameReader:
     """Splits a byte stream into frame payloads, enforcing an inclusive size limit."""
 
-    __slots__ = ("_buf", "_need", "max_size")
+    __slots__ = ("_buf", "_error", "max_size")
 
     def __init__(self, max_size: int = DEFAULT_MAX_INBOUND_FRAME_SIZE) -> None:
         if max_size < 0:
             raise ValueError("the frame size limit cannot be negative")
         self.max_size = max_size
         self._buf = bytearray()
-        self._need = 0  # payload length of the frame in progress, once its prefix is read
+        self._error: FrameError | None = None
 
     @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as a frame."""
         return len(self._buf)
 
+    @property
+    def failed(self) -> bool:
+        """Whether an over-limit prefix was seen (the next ``feed`` raises)."""
+        return self._error is not None
+
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return every payload completed by them, in order.
 
+        Frames completed before an over-limit prefix are still returned (as Rust reads one
+        frame at a time); the error is raised by the next call.
+
         Raises:
-            FrameError: a length prefix exceeds the limit (nothing after it is kept).
+            FrameError: an earlier length prefix exceeded the limit (nothing after it is kept).
         """
+        if self._error is not None:
+            raise self._error
         buf = self._buf
         buf += data
         frames: list[bytes] = []
@@ -61,9 +71,12 @@ class FrameReader:
             (length,) = _unpack_len(buf, pos)
             if length > self.max_size:
                 self._buf = bytearray()
-                raise FrameError(
+                self._error = FrameError(
                     f"frame of {length} bytes is over the inbound limit of {self.max_size}"
                 )
+                if not frames:
+                    raise self._error
+                return frames
             end = pos + 8 + length
             if end > size:
                 break

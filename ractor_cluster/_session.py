@@ -317,6 +317,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     if self.stop_reason is not None or not myself.is_alive:
                         return
                 else:
+                    if reader.failed:
+                        reader.feed(b"")  # raises the frame error after the good frames
                     continue
                 break
         except FrameError as exc:
