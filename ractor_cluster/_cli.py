@@ -17,6 +17,7 @@ import asyncio
 import importlib
 import os
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -27,10 +28,16 @@ from typing import Any
 
 from ractor_core import ActorRef, RactorError, pg, spawn
 
-from ._client import client_connect
+from ._client import client_connect, client_connect_enc
 from ._errors import ClientConnectError
 from ._framing import DEFAULT_MAX_INBOUND_FRAME_SIZE
-from ._messages import GetNodeInfo, GetSessions, NodeConnectionMode, NodeServerMessage
+from ._messages import (
+    GetNodeInfo,
+    GetSessions,
+    IncomingEncryptionMode,
+    NodeConnectionMode,
+    NodeServerMessage,
+)
 from ._node import NodeServer
 from ._remote_actor import remote_actors
 
@@ -68,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--handshake-timeout", type=float, default=5.0,
                       help="seconds a connection may take to authenticate")
     node.add_argument("--max-frame", type=int, default=None, help="inbound frame limit (bytes)")
+    tls = node.add_argument_group("TLS")
+    tls.add_argument("--tls-cert", help="PEM certificate chain: accept TLS connections")
+    tls.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    tls.add_argument("--tls-ca", help="PEM CA to trust: dial peers over TLS")
+    tls.add_argument("--tls-server-name", help="name to check on the peers' certificates")
+    tls.add_argument("--tls-client-ca", help="PEM CA: require client certificates (mTLS)")
     inspect = sub.add_parser("inspect", help="connect as a node and print what a peer has")
     inspect.add_argument("address", metavar="HOST:PORT")
     _add_cookie(inspect)
@@ -77,8 +90,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
+    """The server-side and client-side TLS contexts the flags ask for."""
+    server_ctx = client_ctx = None
+    if args.tls_cert:
+        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_ca:
+            server_ctx.load_verify_locations(args.tls_client_ca)
+            server_ctx.verify_mode = ssl.CERT_REQUIRED
+    if args.tls_ca:
+        client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=args.tls_ca)
+        if args.tls_cert:  # present our certificate too, for peers that require one
+            client_ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    return server_ctx, client_ctx
+
+
 async def _run_node(args: argparse.Namespace) -> int:
     mode = NodeConnectionMode.TRANSITIVE if args.transitive else NodeConnectionMode.ISOLATED
+    server_tls, client_tls = _tls(args)
     server = NodeServer(
         args.port,
         _cookie(args),
@@ -89,6 +119,9 @@ async def _run_node(args: argparse.Namespace) -> int:
         liveness_timeout=args.liveness,
         handshake_timeout=args.handshake_timeout,
         max_inbound_frame_size=args.max_frame or DEFAULT_MAX_INBOUND_FRAME_SIZE,
+        encryption_mode=IncomingEncryptionMode.tls(server_tls) if server_tls else None,
+        client_ssl_context=client_tls,
+        client_server_hostname=args.tls_server_name,
     )
     try:
         node = await spawn(server, None, name="node_server")
@@ -106,7 +139,10 @@ async def _run_node(args: argparse.Namespace) -> int:
         await module.start(node, args.name)
     for address in args.connect:
         try:
-            await client_connect(node, address)
+            if client_tls is not None:
+                await client_connect_enc(node, address, client_tls, args.tls_server_name)
+            else:
+                await client_connect(node, address)
         except ClientConnectError as exc:
             print(f"ractor-cluster: {exc}", file=sys.stderr, flush=True)
     await stop.wait()

@@ -23,12 +23,17 @@ class NodeProcess:
     """One node process; ``rpc`` runs a command of the test app, ``expect`` awaits an event."""
 
     def __init__(
-        self, name: str, cookie: str = "cookie", extra: list[str] | None = None
+        self,
+        name: str,
+        cookie: str = "cookie",
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        command: list[str] | None = None,
     ) -> None:
         self.name = name
-        cmd = [sys.executable, "-m", "ractor_cluster", "node", "--name", name,
-               "--cookie", cookie, "--app", APP, *(extra or [])]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        cmd = command or [sys.executable, "-m", "ractor_cluster", "node", "--app", APP]
+        cmd = [*cmd, "--name", name, "--cookie", cookie, *(extra or [])]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, bufsize=1,

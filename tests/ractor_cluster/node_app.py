@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import ssl
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from ractor_cluster import (
     SubscribeToEvents,
     as_remote,
     client_connect,
+    client_connect_enc,
     remote_actors,
 )
 from ractor_core import (
@@ -164,8 +167,23 @@ def _target(cmd: dict[str, Any]) -> ActorRef[Counter]:
 async def execute(node: ActorRef[NodeServerMessage], cmd: dict[str, Any]) -> Any:
     op = cmd["op"]
     if op == "connect":
-        await client_connect(node, cmd["address"])
+        ca = os.environ.get("RACTOR_TEST_TLS_CA")
+        if ca:
+            context = ssl.create_default_context(cafile=ca)
+            cert = os.environ.get("RACTOR_TEST_TLS_CLIENT_CERT")
+            if cert:
+                context.load_cert_chain(cert)
+            await client_connect_enc(
+                node, cmd["address"], context, os.environ.get("RACTOR_TEST_TLS_SERVER_NAME")
+            )
+        else:
+            await client_connect(node, cmd["address"])
         return True
+    if op == "session_details":
+        sessions = await node.call(GetSessions(), timeout=2)
+        return sorted(
+            [i.peer_name.name, i.is_server] for i in sessions.values() if i.peer_name is not None
+        )
     if op == "sessions":
         sessions = await node.call(GetSessions(), timeout=2)
         return sorted(i.peer_name.name for i in sessions.values() if i.peer_name is not None)

@@ -1,0 +1,59 @@
+"""Custom transports: the protocol over any asyncio stream pair (here a Unix socket pair)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from ractor_cluster import (
+    GetReadyState,
+    GetSessions,
+    NodeServer,
+    accept_external,
+    as_remote,
+    client_connect_external,
+    remote_actors,
+)
+from ractor_core import spawn
+
+from .node_app import Counter, CounterActor, Echo
+
+
+async def _until(check: object, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_two_nodes_authenticate_and_talk_over_a_unix_socket_pair() -> None:
+    left = await spawn(NodeServer(0, "cookie", "left", "localhost"), None)
+    right = await spawn(NodeServer(0, "cookie", "right", "localhost"), None)
+    await spawn(CounterActor(), None, name="counter-right")
+    one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    reader1, writer1 = await asyncio.open_unix_connection(sock=one)
+    reader2, writer2 = await asyncio.open_unix_connection(sock=two)
+    client_connect_external(left, reader1, writer1, label="unix-left")
+    accept_external(right, reader2, writer2, label="unix-right")
+
+    async def both_ready() -> bool:
+        for node in (left, right):
+            sessions = await node.call(GetSessions(), timeout=2)
+            if len(sessions) != 1:
+                return False
+            (info,) = sessions.values()
+            if not await info.actor.call(GetReadyState(), timeout=2):
+                return False
+        return True
+
+    await _until(both_ready)
+    sessions = await right.call(GetSessions(), timeout=2)
+    (info,) = sessions.values()
+    assert info.peer_addr == "unix-right"
+    assert info.peer_name is not None and info.peer_name.name == "left@localhost"
+    proxies = [r for r in remote_actors("counter-right")]
+    assert proxies, "the counter was advertised over the socket pair"
+    counter = as_remote(proxies[0], Counter)
+    assert await counter.call(Echo(text="over unix"), timeout=2) == "over unix"
+    await left.stop_and_wait(timeout=5)
+    await right.stop_and_wait(timeout=5)
