@@ -185,7 +185,8 @@ class ActorRef(Generic[M]):
 
     def __repr__(self) -> str:
         label = f" {self._name!r}" if self._name else ""
-        return f"<ActorRef {self.id}{label} {self._status.name.lower()}>"
+        where = " remote" if self._remote else ""
+        return f"<ActorRef{where} {self.id}{label} {self._status.name.lower()}>"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ActorRef) and other.id == self.id
