@@ -11,12 +11,20 @@ trailing partial list item, and reads any bool byte but ``01`` as false; here ea
 is a :class:`CodecError`. Every value a Rust peer *encodes* decodes the same here, so the
 strictness rejects only malformed input, which Rust would have decoded silently into
 something else.
+
+An ``f32`` NaN keeps its sign and payload bits both ways (Rust copies the bits): it decodes to
+the ``float`` NaN whose ``f64`` payload is the ``f32`` payload shifted left by 29 bits, and such
+a NaN encodes back to the same four bytes. (Converting through C's ``float``/``double`` would
+quiet a signalling NaN: ``7f800001`` would come back as ``7fc00001``.)
 """
 
 from __future__ import annotations
 
+import array
 import functools
+import operator
 import struct
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -28,15 +36,25 @@ __all__ = ["Codec", "CodecError", "codec_for", "from_bytes", "to_bytes"]
 
 T = TypeVar("T")
 
+_count_of = operator.countOf
+
 
 class CodecError(ValueError):
     """A value could not be encoded, or bytes could not be decoded, for a field type."""
 
 
 class Codec:
-    """Encoder and decoder of one field type; ``rust`` names the matching Rust type."""
+    """Encoder and decoder of one field type; ``rust`` names the matching Rust type.
 
-    __slots__ = ("decode", "encode", "fixed_width", "python", "rust")
+    ``fmt`` and ``kind`` are hints for the message derive, which packs fixed-width scalars and
+    ``str`` / ``bytes`` / numeric list fields inline: ``fmt`` is the ``struct`` format
+    character of a fixed-width scalar, or of the items of a list of integers or f64 (packed
+    exactly as ``list_structs(fmt)[n]`` does), and None otherwise; ``kind`` is one of
+    ``"int"``, ``"float"``, ``"f32"``, ``"bool"``, ``"unit"``, ``"str"``, ``"bytes"``,
+    ``"list"`` or ``"other"``.
+    """
+
+    __slots__ = ("decode", "encode", "fixed_width", "fmt", "kind", "python", "rust")
 
     def __init__(
         self,
@@ -45,15 +63,27 @@ class Codec:
         rust: str,
         python: str,
         fixed_width: int | None = None,
+        *,
+        fmt: str | None = None,
+        kind: str = "other",
     ) -> None:
         self.encode = encode
         self.decode = decode
         self.rust = rust
         self.python = python
         self.fixed_width = fixed_width
+        self.fmt = fmt
+        self.kind = kind
 
     def __repr__(self) -> str:
         return f"<Codec {self.python} as {self.rust}>"
+
+
+def _show_int(value: int) -> str:
+    """An int for an error message (a huge one by its size: str() refuses > 4300 digits)."""
+    if value.bit_length() <= 256:
+        return str(int(value))
+    return f"an int of {value.bit_length()} bits"
 
 
 # ------------------------------------------------------------------------- scalars
@@ -69,6 +99,11 @@ _STRUCT_INT = {
     (64, True): "q",
 }
 
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_F32 = struct.Struct(">f")
+_F64 = struct.Struct(">d")
+
 
 def _int_codec(kind: IntKind) -> Codec:
     width = kind.bits // 8
@@ -79,22 +114,30 @@ def _int_codec(kind: IntKind) -> Codec:
         if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
             raise CodecError(f"expected an int for {rust}, got {type(value).__name__}")
         if value < low or value > high:
-            raise CodecError(f"{value} is out of range for {rust} ({low}..={high})")
+            raise CodecError(f"{_show_int(value)} is out of range for {rust} ({low}..={high})")
         return int(value)
+
+    def wrong_size(data: bytes) -> CodecError:
+        return CodecError(f"{rust} takes {width} bytes, got {len(data)}")
 
     if fmt is not None:
         packer = struct.Struct(">" + fmt)
         pack, unpack = packer.pack, packer.unpack
 
         def encode(value: Any) -> bytes:
-            if type(value) is int and low <= value <= high:
-                return pack(value)
+            if type(value) is int:
+                try:
+                    return pack(value)
+                except struct.error:
+                    pass
             return pack(check(value))
 
         def decode(data: bytes) -> int:
-            if len(data) != width:
-                raise CodecError(f"{rust} takes {width} bytes, got {len(data)}")
-            return int(unpack(data)[0])
+            try:
+                value: int = unpack(data)[0]
+            except struct.error:
+                raise wrong_size(data) from None
+            return value
 
     else:
         signed = kind.signed
@@ -104,34 +147,87 @@ def _int_codec(kind: IntKind) -> Codec:
 
         def decode(data: bytes) -> int:
             if len(data) != width:
-                raise CodecError(f"{rust} takes {width} bytes, got {len(data)}")
+                raise wrong_size(data)
             return int.from_bytes(data, "big", signed=signed)
 
-    return Codec(encode, decode, rust, "int", width)
+    return Codec(encode, decode, rust, "int", width, fmt=fmt, kind="int")
+
+
+def _as_float(value: Any, rust: str) -> float:
+    """``value`` as a float for a ``rust`` field: a float or an int that a double holds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CodecError(f"expected a float for {rust}, got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError as exc:  # an int too large for a double
+        raise CodecError(f"{_show_int(int(value))} does not fit in {rust}") from exc
+
+
+def _f32_nan_encode(value: float) -> bytes:
+    """The f32 bits of a NaN: its sign and the top 23 bits of its f64 payload.
+
+    A payload that would be all zeros (which is an infinity) becomes the quiet NaN's, as the
+    C conversion does.
+    """
+    (bits,) = _U64.unpack(_F64.pack(value))
+    mantissa = ((bits >> 29) & 0x7FFFFF) or 0x400000
+    return _U32.pack(((bits >> 32) & 0x80000000) | 0x7F800000 | mantissa)
+
+
+def _f32_nan_decode(data: bytes) -> float:
+    """The float of four f32 NaN bytes, keeping the sign and payload (see the module doc)."""
+    (bits,) = _U32.unpack(data)
+    f64 = ((bits & 0x80000000) << 32) | 0x7FF0000000000000 | ((bits & 0x7FFFFF) << 29)
+    value: float = _F64.unpack(_U64.pack(f64))[0]
+    return value
 
 
 def _float_codec(kind: FloatKind) -> Codec:
-    width = kind.bits // 8
     rust = kind.rust
-    packer = struct.Struct(">f" if kind.bits == 32 else ">d")
-    pack, unpack = packer.pack, packer.unpack
+    width = kind.bits // 8
 
-    def encode(value: Any) -> bytes:
+    def wrong_size(data: bytes) -> CodecError:
+        return CodecError(f"{rust} takes {width} bytes, got {len(data)}")
+
+    if kind.bits == 64:
+        pack64, unpack64 = _F64.pack, _F64.unpack
+
+        def encode64(value: Any) -> bytes:
+            if type(value) is float:
+                return pack64(value)
+            return pack64(_as_float(value, rust))
+
+        def decode64(data: bytes) -> float:
+            try:
+                value: float = unpack64(data)[0]
+            except struct.error:
+                raise wrong_size(data) from None
+            return value
+
+        return Codec(encode64, decode64, rust, "float", width, fmt="d", kind="float")
+
+    pack32, unpack32 = _F32.pack, _F32.unpack
+
+    def encode32(value: Any) -> bytes:
         if type(value) is not float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise CodecError(f"expected a float for {rust}, got {type(value).__name__}")
-            value = float(value)
+            value = _as_float(value, rust)
+        if value != value:
+            return _f32_nan_encode(value)
         try:
-            return pack(value)
+            return pack32(value)
         except (OverflowError, struct.error) as exc:
             raise CodecError(f"{value} does not fit in {rust}") from exc
 
-    def decode(data: bytes) -> float:
-        if len(data) != width:
-            raise CodecError(f"{rust} takes {width} bytes, got {len(data)}")
-        return float(unpack(data)[0])
+    def decode32(data: bytes) -> float:
+        try:
+            value: float = unpack32(data)[0]
+        except struct.error:
+            raise wrong_size(data) from None
+        if value != value:
+            return _f32_nan_decode(data)
+        return value
 
-    return Codec(encode, decode, rust, "float", width)
+    return Codec(encode32, decode32, rust, "float", width, fmt="f", kind="f32")
 
 
 def _bool_encode(value: Any) -> bytes:
@@ -161,13 +257,15 @@ def _char_encode(value: Any) -> bytes:
         raise CodecError(f"a char is a one-character str, got {value!r}")
     code = ord(value)
     _check_scalar(code)
-    return code.to_bytes(4, "big")
+    return _U32.pack(code)
 
 
 def _char_decode(data: bytes) -> str:
-    if len(data) != 4:
-        raise CodecError(f"a char takes 4 bytes, got {len(data)}")
-    return _check_scalar(int.from_bytes(data, "big"))
+    try:
+        (code,) = _U32.unpack(data)
+    except struct.error:
+        raise CodecError(f"a char takes 4 bytes, got {len(data)}") from None
+    return _check_scalar(code)
 
 
 def _str_encode(value: Any) -> bytes:
@@ -181,12 +279,16 @@ def _str_encode(value: Any) -> bytes:
 
 def _str_decode(data: bytes) -> str:
     try:
+        if type(data) is bytes:
+            return data.decode("utf-8")
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CodecError(f"invalid UTF-8 at byte {exc.start}") from exc
 
 
 def _bytes_encode(value: Any) -> bytes:
+    if type(value) is bytes:
+        return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise CodecError(f"expected bytes, got {type(value).__name__}")
@@ -204,16 +306,58 @@ def _unit_decode(data: bytes) -> None:
     return None
 
 
-_BOOL = Codec(_bool_encode, _bool_decode, "bool", "bool", 1)
+_BOOL = Codec(_bool_encode, _bool_decode, "bool", "bool", 1, fmt="?", kind="bool")
 _CHAR = Codec(_char_encode, _char_decode, "char", "str", 4)
-_STR = Codec(_str_encode, _str_decode, "String", "str")
-_BYTES = Codec(_bytes_encode, bytes, "Vec<u8>", "bytes")
-_UNIT = Codec(_unit_encode, _unit_decode, "()", "None")
+_STR = Codec(_str_encode, _str_decode, "String", "str", kind="str")
+_BYTES = Codec(_bytes_encode, bytes, "Vec<u8>", "bytes", kind="bytes")
+_UNIT = Codec(_unit_encode, _unit_decode, "()", "None", kind="unit")
 _I64 = _int_codec(IntKind(64, True))
-_F64 = _float_codec(FloatKind(64))
+_F64_CODEC = _float_codec(FloatKind(64))
 
 
 # ------------------------------------------------------------------------- lists
+
+LIST_STRUCT_MAX = 256
+"""Lists of up to this many items pack through a cached ``struct.Struct``; longer ones use
+``array.array`` (plus a byte swap on little-endian machines)."""
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
+_F32_MAX = 3.4028234663852886e38
+_is_one: Callable[[int], bool] = (1).__eq__
+
+
+class ListStructs(dict[int, struct.Struct]):
+    """``struct.Struct(f">{n}{fmt}")`` by item count ``n``, made on first use.
+
+    Callers use it for ``n <= LIST_STRUCT_MAX`` only, which bounds its size.
+    """
+
+    __slots__ = ("fmt",)
+
+    def __init__(self, fmt: str) -> None:
+        super().__init__()
+        self.fmt = fmt
+
+    def __missing__(self, n: int) -> struct.Struct:
+        packer = self[n] = struct.Struct(f">{n}{self.fmt}")
+        return packer
+
+
+@functools.cache
+def list_structs(fmt: str) -> ListStructs:
+    """The shared struct cache of lists whose items have the ``struct`` format ``fmt``."""
+    return ListStructs(fmt)
+
+
+def _array_code(fmt: str) -> str:
+    """The ``array`` type code whose items match the ``struct`` format character ``fmt``."""
+    if fmt in "fd":
+        return fmt
+    size = struct.calcsize(">" + fmt)
+    for code in "bhilq" if fmt.islower() else "BHILQ":
+        if array.array(code).itemsize == size:
+            return code
+    raise TypeError(f"no array type code for the struct format {fmt!r}")  # pragma: no cover
 
 
 def _list_codec(item: Codec) -> Codec:
@@ -224,25 +368,18 @@ def _list_codec(item: Codec) -> Codec:
             "fixed-width items (integers, floats, bool, Char) are supported"
         )
     rust = f"Vec<{item.rust}>"
+    python = f"list[{item.python}]"
     item_encode, item_decode = item.encode, item.decode
-    if item.rust == "u8":
 
-        def encode_u8(value: Any) -> bytes:
-            if not isinstance(value, list):
-                raise CodecError(f"expected a list for {rust}, got {type(value).__name__}")
-            try:
-                return bytes(value)
-            except (ValueError, TypeError) as exc:
-                raise CodecError(f"{rust}: {exc}") from exc
+    # The general paths: item by item, with each item's error message. The fast paths below
+    # take the common case and leave everything else (and every error) to these.
 
-        return Codec(encode_u8, list, rust, f"list[{item.python}]")
-
-    def encode(value: Any) -> bytes:
+    def encode_items(value: Any) -> bytes:
         if not isinstance(value, list):
             raise CodecError(f"expected a list for {rust}, got {type(value).__name__}")
         return b"".join([item_encode(v) for v in value])
 
-    def decode(data: bytes) -> list[Any]:
+    def decode_items(data: bytes) -> list[Any]:
         if len(data) % width:
             raise CodecError(
                 f"{rust} takes a multiple of {width} bytes, got {len(data)} "
@@ -250,7 +387,101 @@ def _list_codec(item: Codec) -> Codec:
             )
         return [item_decode(data[i : i + width]) for i in range(0, len(data), width)]
 
-    return Codec(encode, decode, rust, f"list[{item.python}]")
+    fmt = item.fmt
+    if fmt is None:  # Char, 128-bit integers
+        return Codec(encode_items, decode_items, rust, python, kind="list")
+
+    if item.kind == "bool":
+
+        def encode_bools(value: Any) -> bytes:
+            if type(value) is list and _count_of(map(type, value), bool) == len(value):
+                return bytes(value)
+            return encode_items(value)
+
+        def decode_bools(data: bytes) -> list[Any]:
+            if max(data, default=0) <= 1:
+                return list(map(_is_one, data))
+            return decode_items(data)  # raises, naming the bad byte
+
+        return Codec(encode_bools, decode_bools, rust, python, kind="list")
+
+    structs = list_structs(fmt)
+    code = _array_code(fmt)
+
+    def pack_array(value: list[Any]) -> bytes:
+        items = array.array(code, value)
+        if _LITTLE_ENDIAN:
+            items.byteswap()
+        return items.tobytes()
+
+    def unpack(data: bytes) -> list[Any]:
+        n = len(data) // width
+        if n <= LIST_STRUCT_MAX:
+            return list(structs[n].unpack(data))
+        items = array.array(code)
+        items.frombytes(data)
+        if _LITTLE_ENDIAN:
+            items.byteswap()
+        return items.tolist()
+
+    if item.kind == "f32":
+
+        def encode_f32(value: Any) -> bytes:
+            # All floats, none a NaN (keep its bits) nor an infinity: pack them at once.
+            if type(value) is list and _count_of(map(type, value), float) == len(value):
+                total = sum(value)
+                if total - total == 0.0:
+                    try:
+                        if len(value) <= LIST_STRUCT_MAX:
+                            return structs[len(value)].pack(*value)
+                        if min(value) >= -_F32_MAX and max(value) <= _F32_MAX:
+                            return pack_array(value)  # (array("f") would make an infinity)
+                    except OverflowError:  # beyond f32: the item's error
+                        pass
+            return encode_items(value)
+
+        def decode_f32(data: bytes) -> list[Any]:
+            if len(data) % width:
+                return decode_items(data)  # raises: a trailing partial item
+            values = unpack(data)
+            total = sum(values)
+            if total != total:  # a NaN: decode item by item to keep its bits
+                return decode_items(data)
+            return values
+
+        return Codec(encode_f32, decode_f32, rust, python, kind="list")
+
+    if fmt == "B":  # Vec<u8>: one byte per item
+
+        def encode_u8(value: Any) -> bytes:
+            if type(value) is list and _count_of(map(type, value), int) == len(value):
+                try:
+                    return bytes(value)
+                except ValueError:  # out of range: the item's error
+                    pass
+            return encode_items(value)
+
+        return Codec(encode_u8, list, rust, python, fmt=fmt, kind="list")
+
+    item_type = float if item.kind == "float" else int
+
+    def encode(value: Any) -> bytes:
+        # All exact ints (floats): pack them at once; struct refuses one out of range.
+        if type(value) is list and _count_of(map(type, value), item_type) == len(value):
+            try:
+                if len(value) <= LIST_STRUCT_MAX:
+                    return structs[len(value)].pack(*value)
+                return pack_array(value)
+            except (struct.error, OverflowError):  # out of range: the item's error
+                pass
+        return encode_items(value)
+
+    def decode(data: bytes) -> list[Any]:
+        if len(data) % width:
+            return decode_items(data)  # raises: a trailing partial item
+        return unpack(data)
+
+    return Codec(encode, decode, rust, python, fmt=fmt, kind="list")
 
 
 # ------------------------------------------------------------------------- models
@@ -358,6 +589,13 @@ def _is_pydantic(tp: Any) -> bool:
     return _has_base(tp, "pydantic", "BaseModel")
 
 
+def _type_name(tp: Any) -> str:
+    """How an annotation is shown in messages: a class by name, anything else in full."""
+    if isinstance(tp, type) and typing.get_origin(tp) is None:
+        return tp.__name__
+    return repr(tp)
+
+
 @functools.cache
 def _codec_for_hashable(tp: Any) -> Codec:
     return _build(tp)
@@ -370,11 +608,10 @@ def codec_for(tp: Any) -> Codec:
         TypeError: the type has no wire encoding (with the reason).
     """
     try:
-        return _codec_for_hashable(tp)
-    except TypeError as exc:
-        if "unhashable" in str(exc):
-            return _build(tp)
-        raise
+        hash(tp)
+    except TypeError:  # e.g. Annotated with unhashable metadata: build it every time
+        return _build(tp)
+    return _codec_for_hashable(tp)
 
 
 def _build(tp: Any) -> Codec:
@@ -395,7 +632,7 @@ def _build(tp: Any) -> Codec:
     if tp is int:
         return _I64
     if tp is float:
-        return _F64
+        return _F64_CODEC
     if tp is str:
         return _STR
     if tp is bytes:
@@ -404,10 +641,12 @@ def _build(tp: Any) -> Codec:
         return _UNIT
     origin = typing.get_origin(tp)
     if origin is list:
-        (item,) = typing.get_args(tp) or (None,)
-        if item is None:
-            raise TypeError("a list field needs its item type, e.g. list[U32]")
-        return _list_codec(_build(item))
+        args = typing.get_args(tp)
+        if len(args) != 1:
+            raise TypeError(
+                f"{_type_name(tp)}: a list field takes exactly one item type, e.g. list[U32]"
+            )
+        return _list_codec(_build(args[0]))
     if origin in (typing.Union, types.UnionType):
         raise TypeError(
             f"{tp!r}: unions and Optional have no Rust BytesConvertable encoding; "
@@ -417,12 +656,14 @@ def _build(tp: Any) -> Codec:
         return _protobuf_codec(tp)
     if _is_pydantic(tp):
         return _pydantic_codec(tp)
-    if isinstance(tp, type) and callable(getattr(tp, "into_bytes", None)) and callable(
-        getattr(tp, "from_bytes", None)
+    if (
+        isinstance(tp, type)
+        and callable(getattr(tp, "into_bytes", None))
+        and callable(getattr(tp, "from_bytes", None))
     ):
         return _user_codec(tp)
     raise TypeError(
-        f"{getattr(tp, '__name__', tp)!r} has no wire encoding: use a built-in type (U8…U128, "
+        f"{_type_name(tp)!r} has no wire encoding: use a built-in type (U8…U128, "
         "I8…I128, int, F32, float, bool, Char, str, bytes, None, list[...]), a protobuf "
         "message, a pydantic model, or a class with into_bytes/from_bytes"
     )
