@@ -227,9 +227,11 @@ _REPLY_SLOT: Any = Call.__dict__["_ractor_reply"]
 
 
 # --------------------------------------------------------------------------- serialized
+# Plain (not frozen) slotted dataclasses: they are built for every message that crosses a
+# node boundary, and a frozen dataclass's __init__ costs twice as much. Treat them as values.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SerializedCast:
     """A cast in serialized form: variant tag, packed arguments, optional metadata."""
 
@@ -238,7 +240,7 @@ class SerializedCast:
     metadata: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SerializedCall:
     """A call in serialized form; the reply port takes the encoded reply bytes."""
 
@@ -248,7 +250,7 @@ class SerializedCall:
     metadata: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SerializedCallReply:
     """The encoded reply to a call, matched to its caller by ``tag``."""
 
