@@ -88,7 +88,7 @@ class FrameReader:
 
 
 class FrameWriter:
-    """Queues frames and writes those queued in one loop pass with a single write."""
+    """Writes frames, coalescing those sent during one loop pass into one write."""
 
     __slots__ = ("_closed", "_loop", "_pending", "_scheduled", "_write")
 
@@ -100,15 +100,21 @@ class FrameWriter:
         self._closed = False
 
     def send(self, payload: bytes) -> None:
-        """Queue one frame (its payload; the prefix is added here)."""
+        """Send one frame (its payload; the prefix is added here).
+
+        The first frame of a loop pass is written at once (no added latency); the frames
+        that follow it in the same pass are joined into one write at the end of the pass.
+        """
         if self._closed:
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+            self._write(_pack_len(len(payload)) + payload)
             return
         pending = self._pending
         pending.append(_pack_len(len(payload)))
         pending.append(payload)
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Write everything queued now."""

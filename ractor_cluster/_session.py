@@ -19,7 +19,6 @@ from google.protobuf.message import DecodeError
 
 from ractor_core import (
     Actor,
-    ActorId,
     ActorRef,
     ActorTerminated,
     Call,
@@ -35,9 +34,8 @@ from ractor_core import (
     demonitor_pids,
     monitor_pids,
     pg,
-    reply_channel,
+    reply_sink,
     spawn_remote,
-    where_is_pid,
 )
 from ractor_core import GroupJoin as _GroupJoin
 
@@ -55,7 +53,7 @@ from ._messages import (
     _Sessions,
 )
 from ._remote_actor import RemoteActor
-from ._wire import encode_reply
+from ._wire import NodeFrame, decode_node, encode_reply
 from .protocol import auth_pb2, control_pb2, meta_pb2, node_pb2
 
 if TYPE_CHECKING:
@@ -128,7 +126,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.elected = False
         self.sent_ready = False
         self.got_ready = False
-        self.advertised: set[int] = set()
+        self.advertised: dict[int, ActorRef[Any]] = {}  # pid -> the local actor
         self.proxies: dict[int, ActorRef[Any]] = {}
         self.proxy_actors: dict[int, RemoteActor] = {}
         self.writer: FrameWriter | None = None
@@ -137,6 +135,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.started = time.monotonic()
         self.last_heard = self.started
         self.myself: ActorRef[NodeSessionMessage] | None = None
+        self.loop = asyncio.get_running_loop()  # sessions are made by a running NodeServer
         self.stop_reason: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -144,7 +143,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
     async def pre_start(self, myself: ActorRef[NodeSessionMessage], args: None) -> None:
         """Set up the writer; a client speaks first."""
         self.myself = myself
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         self.writer = FrameWriter(loop, self.stream.writer.write)
         if isinstance(self.handshake, ClientHandshake):
             self._send(meta_pb2.NetworkMessage(auth=self.handshake.start()))
@@ -255,10 +254,10 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             pid = ref.id.pid
             if isinstance(event.event, PidSpawned):
                 if ref.is_remotable and pid not in self.advertised:
-                    self.advertised.add(pid)
+                    self.advertised[pid] = ref
                     self._control(spawn=control_pb2.Spawn(actors=[_actor_msg(ref)]))
             elif pid in self.advertised:
-                self.advertised.discard(pid)
+                del self.advertised[pid]
                 self._control(terminate=control_pb2.Terminate(ids=[pid]))
         elif isinstance(event, ProcessGroupChanged):
             change = event.change
@@ -291,6 +290,16 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     break
                 self.last_heard = time.monotonic()
                 for payload in reader.feed(data):
+                    if payload[:1] == b"\x12":  # NetworkMessage.node: the hot path
+                        if not self.authenticated:
+                            reason = "message_before_authentication"
+                            _log.warning("session %s: a node message before authentication",
+                                         self.config.node_id)
+                            break
+                        frame = decode_node(payload)
+                        if frame is not None:
+                            self._on_node(*frame)
+                            continue
                     msg = from_string(payload)
                     which = msg.WhichOneof("message")
                     if which == "node":
@@ -299,7 +308,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                             _log.warning("session %s: a node message before authentication",
                                          self.config.node_id)
                             break
-                        self._on_node(msg.node)
+                        self._on_node(*_node_frame(msg.node))
                     elif which == "control":
                         if not self.authenticated:
                             reason = "message_before_authentication"
@@ -412,7 +421,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         pg.monitor_scope(pg.ALL_SCOPES_NOTIFICATION, myself)
         local = [a for a in all_actors() if a.id.is_local and a.is_alive and a.is_remotable]
         if local:
-            self.advertised.update(a.id.pid for a in local)
+            self.advertised.update((a.id.pid, a) for a in local)
             self._control(spawn=control_pb2.Spawn(actors=[_actor_msg(a) for a in local]))
         for scope, group in pg.which_scopes_and_groups():
             members = [
@@ -433,61 +442,61 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
 
     # -- node messages
 
-    def _on_node(self, msg: node_pb2.NodeMessage) -> None:
-        which = msg.WhichOneof("msg")
-        if which == "cast":
-            cast = msg.cast
-            target = self._target(cast.to)
+    def _on_node(
+        self,
+        arm: str,
+        to: int,
+        what: bytes,
+        variant: str,
+        tag: int,
+        timeout_ms: int | None,
+        metadata: bytes | None,
+    ) -> None:
+        if arm == "cast":
+            target = self.advertised.get(to)
             if target is None:
                 return
-            metadata = cast.metadata if cast.HasField("metadata") else None
             try:
-                target.send_serialized(SerializedCast(cast.variant, cast.what, metadata))
+                target.send_serialized(SerializedCast(variant, what, metadata))
             except Exception as exc:  # undecodable or stopped: dropped, as in Rust
-                _log.debug("dropped a cast to pid %s: %s", cast.to, exc)
-        elif which == "call":
-            self._on_call(msg.call)
-        elif which == "reply":
-            reply = msg.reply
-            actor = self.proxy_actors.get(reply.to)
+                _log.debug("dropped a cast to pid %s: %s", to, exc)
+        elif arm == "call":
+            self._on_call(to, what, variant, tag, timeout_ms, metadata)
+        elif arm == "reply":
+            actor = self.proxy_actors.get(to)
             if actor is not None:
-                actor.reply(reply.tag, reply.what)
+                actor.reply(tag, what)
 
-    def _target(self, pid: int) -> ActorRef[Any] | None:
-        if pid not in self.advertised:
-            return None
-        ref = where_is_pid(ActorId(pid))
-        if ref is None or not ref.is_alive:
-            return None
-        return ref
-
-    def _on_call(self, call: node_pb2.Call) -> None:
-        target = self._target(call.to)
+    def _on_call(
+        self,
+        to: int,
+        what: bytes,
+        variant: str,
+        tag: int,
+        timeout_ms: int | None,
+        metadata: bytes | None,
+    ) -> None:
+        target = self.advertised.get(to)
         if target is None:
             return
-        timeout = call.timeout_ms / 1000 if call.HasField("timeout_ms") else None
-        port, answer = reply_channel(timeout)
-        to, tag = call.to, call.tag
-        metadata = call.metadata if call.HasField("metadata") else None
-        handle: asyncio.TimerHandle | None = None
-        if timeout is not None:
-            handle = asyncio.get_running_loop().call_later(timeout, answer.cancel)
+        timeout = None if timeout_ms is None else timeout_ms / 1000
+        loop = self.loop
+        deadline = None if timeout is None else loop.time() + timeout
+        send_frame = self.send_frame
 
-        def done(fut: asyncio.Future[Any]) -> None:
-            if handle is not None:
-                handle.cancel()
-            if fut.cancelled() or fut.exception() is not None:
-                return  # no reply at all, as in Rust: the caller times out
-            data = fut.result()
-            if isinstance(data, (bytes, bytearray)):
-                self.send_frame(encode_reply(to, tag, bytes(data)))
+        def deliver(data: Any) -> bool:
+            if deadline is not None and loop.time() > deadline:
+                return False  # too late: Rust sends no reply after timeout_ms either
+            if not isinstance(data, (bytes, bytearray)):
+                return False
+            send_frame(encode_reply(to, tag, bytes(data)))
+            return True
 
-        answer.add_done_callback(done)
         try:
-            target.send_serialized(SerializedCall(call.variant, call.what, port, metadata))
+            port = reply_sink(deliver, timeout)
+            target.send_serialized(SerializedCall(variant, what, port, metadata))
         except Exception as exc:
-            _log.debug("dropped a call to pid %s: %s", call.to, exc)
-            port._drop("undeliverable")
+            _log.debug("dropped a call to pid %s: %s", to, exc)
 
     # -- control messages
 
@@ -581,6 +590,24 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     self.server.cast(_Dial(entry.connection_string))
                 except MessagingError:
                     return
+
+
+def _node_frame(msg: node_pb2.NodeMessage) -> NodeFrame:
+    """The fields of a NodeMessage parsed by protobuf, as ``decode_node`` returns them."""
+    which = msg.WhichOneof("msg")
+    if which == "cast":
+        cast = msg.cast
+        meta = cast.metadata if cast.HasField("metadata") else None
+        return ("cast", cast.to, cast.what, cast.variant, 0, None, meta)
+    if which == "call":
+        call = msg.call
+        meta = call.metadata if call.HasField("metadata") else None
+        timeout = call.timeout_ms if call.HasField("timeout_ms") else None
+        return ("call", call.to, call.what, call.variant, call.tag, timeout, meta)
+    if which == "reply":
+        reply = msg.reply
+        return ("reply", reply.to, reply.what, "", reply.tag, None, None)
+    return ("", 0, b"", "", 0, None, None)  # an empty NodeMessage: ignored, as in Rust
 
 
 def _actor_msg(ref: ActorRef[Any]) -> control_pb2.Actor:

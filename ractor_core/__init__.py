@@ -37,6 +37,7 @@ from ._message import (
     message_family,
     register_message_family,
     reply_channel,
+    reply_sink,
 )
 from ._port import OutputPort, Subscription
 from ._ref import ActorRef, multi_call, spawn, spawn_linked, spawn_remote
@@ -114,6 +115,7 @@ __all__ = [
     "register_message_family",
     "registered",
     "reply_channel",
+    "reply_sink",
     "spawn",
     "spawn_linked",
     "spawn_remote",

@@ -36,6 +36,7 @@ __all__ = [
     "message_family",
     "register_message_family",
     "reply_channel",
+    "reply_sink",
 ]
 
 R = TypeVar("R")
@@ -81,7 +82,9 @@ class RpcReplyPort(Generic[R]):
         if self._target is not None:
             return self._target.is_closed
         fut = self._fut
-        return fut is None or fut.done()
+        if fut is None:
+            return self._convert is None  # a sink port stays open until answered
+        return fut.done()
 
     def send(self, value: R) -> bool:
         """Send the reply; returns False when the caller no longer waits.
@@ -109,7 +112,10 @@ class RpcReplyPort(Generic[R]):
                     value = convert(value)
             return target.send(value)
         fut = self._fut
-        if fut is None or fut.done():
+        if fut is None:
+            # a sink port (reply_sink): the callback takes the value at once
+            return bool(convert(value)) if convert is not None else False
+        if fut.done():
             return False
         fut.set_result(value)
         return True
@@ -153,6 +159,17 @@ def reply_channel(timeout: float | None = None) -> tuple[RpcReplyPort[Any], asyn
     """
     fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     return RpcReplyPort(_TOKEN, fut, timeout), fut
+
+
+def reply_sink(
+    deliver: Callable[[Any], bool], timeout: float | None = None
+) -> RpcReplyPort[Any]:
+    """A reply port that hands its answer to ``deliver`` at once (for transports).
+
+    ``deliver`` returns whether the answer went anywhere. A discarded port calls nothing:
+    the transport sends no reply, as Rust's does.
+    """
+    return RpcReplyPort(_TOKEN, None, timeout, convert=deliver)
 
 
 def decoding_port(target: RpcReplyPort[R], decode: Callable[[bytes], R]) -> RpcReplyPort[bytes]:
