@@ -51,7 +51,11 @@ class RemoteActor(Actor[SerializedMessage, None, None]):
     async def handle(
         self, myself: ActorRef[SerializedMessage], message: SerializedMessage, state: None
     ) -> None:
-        """Write a cast or a call to the wire."""
+        """Write a cast or a call to the wire (messages that waited in the mailbox)."""
+        self.handle_now(message)
+
+    def handle_now(self, message: SerializedMessage) -> None:
+        """Write a cast or a call to the wire at once (the runtime's direct path)."""
         if isinstance(message, SerializedCast):
             self.link.send_frame(
                 encode_cast(self.pid, message.args, message.variant, message.metadata)
