@@ -87,23 +87,27 @@ class NodeProcess:
         else:
             self.events.append(item)
 
-    def rpc(self, op: str, timeout: float = 10, **fields: Any) -> Any:
-        """Run one command of the test app; returns its result or raises RuntimeError."""
-        reply = self.try_rpc(op, timeout, **fields)
+    def rpc(self, op: str, wait: float = 20, **fields: Any) -> Any:
+        """Run one command of the test app; returns its result or raises RuntimeError.
+
+        ``wait`` bounds how long the harness waits for the answer; every other keyword is a
+        field of the command (so ``timeout=`` is the call's own timeout, sent on the wire).
+        """
+        reply = self.try_rpc(op, wait, **fields)
         if not reply["ok"]:
             raise RuntimeError(f"{self.name}: {op} failed: {reply['error']}: {reply['text']}")
         return reply["result"]
 
-    def try_rpc(self, op: str, timeout: float = 10, **fields: Any) -> dict[str, Any]:
+    def try_rpc(self, op: str, wait: float = 20, **fields: Any) -> dict[str, Any]:
         """Run one command; returns the whole reply (``ok``, ``result`` or ``error``)."""
         ident = next(self._ids)
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({"id": ident, "op": op, **fields}) + "\n")
         self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait
         while ident not in self.replies:
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise TimeoutError(f"{self.name}: no answer to {op} within {timeout}s")
+                raise TimeoutError(f"{self.name}: no answer to {op} within {wait}s")
             self._pump(0.05)
         return self.replies.pop(ident)
 

@@ -82,7 +82,63 @@ class Summary(CounterMsg, Call[str]):
     pass
 
 
-Counter = Add | Note | Mixed | Get | Echo | Notes | Slow | Summary
+class Bytes(CounterMsg, Call[bytes]):
+    """The Rust variant has its reply port first: Bytes(RpcReplyPort<Vec<u8>>, u8, String)."""
+
+    count: U8
+    text: str
+
+
+Counter = Add | Note | Mixed | Get | Echo | Notes | Slow | Summary | Bytes
+
+
+@cluster_message
+class HelloMsg(Message):
+    """The upstream pg-groups integration test's messages."""
+
+
+class Hey(HelloMsg):
+    text: str
+
+
+class IsDone(HelloMsg, Call[bool]):
+    pass
+
+
+Hello = Hey | IsDone
+HELLO_GROUP = "hello"
+
+
+class HelloActor(Actor[Hello, list[int], None]):
+    """Re-casts Hey to every remote member of "hello" while it has seen at most 10."""
+
+    async def pre_start(self, myself: ActorRef[Hello], args: None) -> list[int]:
+        pg.join(HELLO_GROUP, [myself])
+        return [0]
+
+    async def handle(self, myself: ActorRef[Hello], message: Hello, state: list[int]) -> None:
+        match message:
+            case Hey(text=text):
+                state[0] += 1
+                if state[0] <= 10:
+                    for member in pg.get_members(HELLO_GROUP):
+                        if not member.id.is_local:
+                            as_remote(member, Hello).cast(Hey(text=text))
+            case IsDone():
+                message.reply.send(state[0] >= 10)
+
+
+RECEIVED_STRINGS: list[str] = []
+
+
+class StringsActor(Actor[str, None, None]):
+    """An actor whose message type is a plain str (remotable, as in Rust)."""
+
+    async def pre_start(self, myself: ActorRef[str], args: None) -> None:
+        return None
+
+    async def handle(self, myself: ActorRef[str], message: str, state: None) -> None:
+        RECEIVED_STRINGS.append(message)
 
 
 @dataclass
@@ -102,8 +158,12 @@ class CounterActor(Actor[Counter, Tally, None]):
                 state.total += n
             case Note(text=text):
                 state.notes.append(text)
-            case Mixed():
-                state.mixed.append(repr(message))
+            case Mixed(small=small, big=big, ratio=ratio, letter=letter, flags=flags, raw=raw):
+                shown = ",".join("true" if f else "false" for f in flags)
+                state.mixed.append(  # the same text as the Rust peer's
+                    f"Mixed(small={small} big={big} ratio={ratio!r} letter='{letter}' "
+                    f"flags=[{shown}] raw={raw.hex()})"
+                )
             case Get():
                 message.reply.send(state.total)
             case Echo(text=text):
@@ -116,6 +176,8 @@ class CounterActor(Actor[Counter, Tally, None]):
             case Summary():
                 message.reply.send(json.dumps({"total": state.total, "notes": state.notes,
                                                "mixed": state.mixed}))
+            case Bytes(count=count, text=text):
+                message.reply.send(text.encode() * count)
 
 
 TEST_GROUP = "test"
@@ -154,6 +216,7 @@ MESSAGES: dict[str, Any] = {
     "notes": lambda c: Notes(),
     "slow": lambda c: Slow(ms=c["ms"]),
     "summary": lambda c: Summary(),
+    "bytes": lambda c: Bytes(count=c["count"], text=c["text"]),
 }
 
 
@@ -196,7 +259,25 @@ async def execute(node: ActorRef[NodeServerMessage], cmd: dict[str, Any]) -> Any
         _target(cmd).cast(MESSAGES[cmd["msg"]](cmd))
         return True
     if op == "call":
-        return await _target(cmd).call(MESSAGES[cmd["msg"]](cmd), timeout=cmd.get("timeout"))
+        result = await _target(cmd).call(MESSAGES[cmd["msg"]](cmd), timeout=cmd.get("timeout"))
+        return result.hex() if isinstance(result, bytes) else result
+    if op == "hello_start":
+        hello = where_is(f"hello-{NAME[0]}")
+        assert hello is not None
+        hello.cast(Hey(text="Hey there"))
+        return True
+    if op == "hello_done":
+        hello = where_is(f"hello-{NAME[0]}")
+        assert hello is not None
+        return await hello.call(IsDone(), timeout=0.5)
+    if op == "strings":
+        return RECEIVED_STRINGS
+    if op == "cast_string":
+        refs = remote_actors(cmd["to"])
+        if not refs:
+            raise LookupError(f"no remote actor named {cmd['to']!r}")
+        as_remote(refs[0], str).cast(cmd["text"])
+        return True
     if op == "spawn":
         ref = await spawn(CounterActor(), None, name=cmd["name"])
         for group in cmd.get("groups", []):
@@ -244,10 +325,14 @@ async def serve_commands(node: ActorRef[NodeServerMessage]) -> None:
 
 
 _tasks: list[asyncio.Task[None]] = []
+NAME: list[str] = []
 
 
 async def start(node: ActorRef[NodeServerMessage], name: str) -> None:
     node.cast(SubscribeToEvents("test", Events()))
+    NAME.append(name)
     counter = await spawn(CounterActor(), None, name=f"counter-{name}")
     pg.join(TEST_GROUP, [counter])
+    await spawn(HelloActor(), None, name=f"hello-{name}")
+    await spawn(StringsActor(), None, name=f"strings-{name}")
     _tasks.append(asyncio.get_running_loop().create_task(serve_commands(node)))

@@ -229,3 +229,17 @@ def test_bad_input_ends_only_that_session(
         assert _closed_by_peer(sock, timeout=5)
         assert time.monotonic() - started < 1.5  # at once, not by the 2 s handshake timeout
     _still_serving(a, nodes("helper"))
+
+
+def test_a_remote_call_past_its_timeout_fails_cleanly_and_the_late_reply_is_ignored(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    a, b = nodes("a"), nodes("b")
+    a.rpc("connect", address=b.address)
+    sees(a, "counter-b")
+    started = time.monotonic()
+    reply = a.try_rpc("call", to="counter-b", msg="slow", ms=600, timeout=0.1)
+    assert reply["ok"] is False and reply["error"] == "CallTimeout"
+    assert time.monotonic() - started < 0.5
+    time.sleep(0.7)  # the late reply (if any) arrives and must be ignored
+    assert a.rpc("call", to="counter-b", msg="echo", text="still fine", timeout=5) == "still fine"

@@ -74,7 +74,92 @@ enum CounterMsg {
     Slow(u32, RpcReplyPort<bool>),
     #[rpc]
     Summary(RpcReplyPort<String>),
+    /// The reply port first, then two arguments: answers `text` repeated `count` times.
+    #[rpc]
+    Bytes(RpcReplyPort<Vec<u8>>, u8, String),
 }
+
+/// The upstream pg-groups integration test's actor: Hey is re-cast to every remote member of
+/// the "hello" group while this actor has seen at most 10; IsDone once it has seen 10.
+#[derive(RactorClusterMessage)]
+enum HelloMsg {
+    Hey(String),
+    #[rpc]
+    IsDone(RpcReplyPort<bool>),
+}
+
+const HELLO_GROUP: &str = "hello";
+
+struct HelloActor;
+
+impl Actor for HelloActor {
+    type Msg = HelloMsg;
+    type State = u32;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        _args: (),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        pg::join(HELLO_GROUP.to_string(), vec![myself.get_cell()]);
+        Ok(0)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        count: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            HelloMsg::Hey(text) => {
+                *count += 1;
+                if *count <= 10 {
+                    for member in pg::get_members(&HELLO_GROUP.to_string()) {
+                        if !member.get_id().is_local() {
+                            let remote: ActorRef<HelloMsg> = ActorRef::from(member);
+                            let _ = remote.cast(HelloMsg::Hey(text.clone()));
+                        }
+                    }
+                }
+            }
+            HelloMsg::IsDone(reply) => {
+                let _ = reply.send(*count >= 10);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An actor whose message type is a plain String (remotable through the blanket impl).
+struct StringsActor;
+
+impl Actor for StringsActor {
+    type Msg = String;
+    type State = ();
+    type Arguments = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        _args: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        RECEIVED_STRINGS.lock().unwrap().push(message);
+        Ok(())
+    }
+}
+
+static RECEIVED_STRINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 struct CounterActor;
 
@@ -147,12 +232,21 @@ impl Actor for CounterActor {
                     json!({"total": state.total, "notes": state.notes, "mixed": state.mixed});
                 let _ = reply.send(summary.to_string());
             }
+            CounterMsg::Bytes(reply, count, text) => {
+                let _ = reply.send(text.as_bytes().repeat(usize::from(count)));
+            }
         }
         Ok(())
     }
 }
 
 const TEST_GROUP: &str = "test";
+
+static NODE_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn ctx_name() -> String {
+    NODE_NAME.get().cloned().unwrap_or_default()
+}
 
 // ------------------------------------------------------------------------------------------
 // Output
@@ -392,7 +486,7 @@ fn cast_message(cmd: &Cmd) -> Result<CounterMsg, Fail> {
             cmd.get("flags")?,
             cmd.bytes_hex("raw")?,
         ),
-        "get" | "echo" | "notes" | "slow" | "summary" => {
+        "get" | "echo" | "notes" | "slow" | "summary" | "bytes" => {
             return Err(fail("ValueError", format!("{msg} is a call, not a cast")))
         }
         other => return Err(fail("KeyError", format!("'{other}'"))),
@@ -449,6 +543,12 @@ async fn call_message(actor: &ActorRef<CounterMsg>, cmd: &Cmd) -> Result<Value, 
             json!(call_counter(actor, move |p| CounterMsg::Slow(ms, p), timeout_ms).await?)
         }
         "summary" => json!(call_counter(actor, CounterMsg::Summary, timeout_ms).await?),
+        "bytes" => {
+            let count: u8 = cmd.get("count")?;
+            let text: String = cmd.get("text")?;
+            let build = move |p| CounterMsg::Bytes(p, count, text);
+            json!(hex(&call_counter(actor, build, timeout_ms).await?))
+        }
         "add" | "note" | "mixed" => {
             return Err(fail("ValueError", format!("{msg} is a cast, not a call")))
         }
@@ -567,6 +667,35 @@ async fn execute(ctx: &Ctx, cmd: &Cmd) -> Result<Value, Fail> {
                 .into_iter()
                 .map(|(n, l)| json!([n, l]))
                 .collect::<Vec<_>>()))
+        }
+        "hello_start" => {
+            let hello: ActorRef<HelloMsg> = ActorRef::from(local(&format!("hello-{}", ctx_name()))?);
+            hello
+                .cast(HelloMsg::Hey("Hey there".to_string()))
+                .map_err(|e| fail("MessagingError", e.to_string()))?;
+            Ok(json!(true))
+        }
+        "hello_done" => {
+            let hello: ActorRef<HelloMsg> = ActorRef::from(local(&format!("hello-{}", ctx_name()))?);
+            match call_t!(hello, HelloMsg::IsDone, 500) {
+                Ok(done) => Ok(json!(done)),
+                Err(e) => Err(ractor_fail(e)),
+            }
+        }
+        "strings" => Ok(json!(RECEIVED_STRINGS.lock().unwrap().clone())),
+        "cast_string" => {
+            let to: String = cmd.get("to")?;
+            let text: String = cmd.get("text")?;
+            let cell = remote_cells(ctx)
+                .await?
+                .into_iter()
+                .find(|c| c.get_name().as_deref() == Some(to.as_str()))
+                .ok_or_else(|| fail("LookupError", format!("no remote actor named '{to}'")))?;
+            let remote: ActorRef<String> = ActorRef::from(cell);
+            remote
+                .cast(text)
+                .map_err(|e| fail("MessagingError", e.to_string()))?;
+            Ok(json!(true))
         }
         "local_summary" => {
             let name: String = cmd.get("name")?;
@@ -916,6 +1045,17 @@ async fn main() {
         }
     };
     pg::join(TEST_GROUP.to_string(), vec![counter.get_cell()]);
+    let _ = NODE_NAME.set(args.name.clone());
+    if let Err(e) = Actor::spawn(Some(format!("hello-{}", args.name)), HelloActor, ()).await {
+        eprintln!("peer: cannot spawn the hello actor: {e}");
+        std::process::exit(1);
+    }
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    if let Err(e) = Actor::spawn(Some(format!("strings-{}", args.name)), StringsActor, shared).await
+    {
+        eprintln!("peer: cannot spawn the strings actor: {e}");
+        std::process::exit(1);
+    }
 
     // stdin is read on a plain thread (tokio's stdin would keep the runtime from exiting)
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();

@@ -1,0 +1,431 @@
+"""Python nodes and Rust ractor_cluster 0.16.5 nodes in one cluster (PROTOCOL.md section 9).
+
+The Rust node is tests/interop/rust_peer (`peer`), built with cargo from crates.io; it hosts
+the same actors as the Python test node and answers the same commands, so each scenario
+runs with real processes on loopback. Without cargo or crates.io the suite is skipped with
+the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from ractor_cluster.protocol import control_pb2, meta_pb2, node_pb2
+
+from ..ractor_cluster.harness import NodeProcess
+from .cargo import rust_binary
+from .raw import RawClient, frame
+
+pytestmark = pytest.mark.timeout(180)
+
+Factory = Callable[..., NodeProcess]
+
+
+@pytest.fixture(scope="module")
+def peer_binary() -> Path:
+    return rust_binary("peer")
+
+
+@pytest.fixture
+def started() -> Iterator[list[NodeProcess]]:
+    nodes: list[NodeProcess] = []
+    yield nodes
+    for node in nodes:
+        node.kill()
+
+
+@pytest.fixture
+def py(started: list[NodeProcess]) -> Factory:
+    def make(name: str, **kwargs: Any) -> NodeProcess:
+        node = NodeProcess(name, **kwargs)
+        started.append(node)
+        return node
+
+    return make
+
+
+@pytest.fixture
+def rs(started: list[NodeProcess], peer_binary: Path) -> Factory:
+    def make(name: str, **kwargs: Any) -> NodeProcess:
+        node = NodeProcess(name, command=[str(peer_binary)], **kwargs)
+        started.append(node)
+        return node
+
+    return make
+
+
+def connected(a: NodeProcess, b: NodeProcess, timeout: float = 10) -> None:
+    a.wait_for(lambda: b.full_name in a.rpc("sessions"), timeout, f"{a.name} sees {b.name}")
+    b.wait_for(lambda: a.full_name in b.rpc("sessions"), timeout, f"{b.name} sees {a.name}")
+
+
+def sees(node: NodeProcess, actor: str, timeout: float = 10) -> None:
+    node.wait_for(lambda: any(n == actor for _, n in node.rpc("remote_actors")), timeout, actor)
+
+
+def members(node: NodeProcess, group: str, scope: str | None = None) -> list[list[Any]]:
+    return node.rpc("members", group=group, **({"scope": scope} if scope else {}))
+
+
+# ------------------------------------------------------------------ 1-4: handshakes
+
+
+def test_a_python_client_authenticates_with_a_rust_server(py: Factory, rs: Factory) -> None:
+    rust, python = rs("b"), py("a")
+    python.rpc("connect", address=rust.address)
+    connected(python, rust)
+    for node, peer in ((python, rust), (rust, python)):
+        node.expect(lambda e, p=peer: e["event"] == "authenticated" and e["peer"] == p.full_name)
+        node.expect(lambda e, p=peer: e["event"] == "ready" and e["peer"] == p.full_name)
+    assert rust.rpc("ready") == [True]
+    assert python.rpc("ready") == [True]
+
+
+def test_a_rust_client_authenticates_with_a_python_server(py: Factory, rs: Factory) -> None:
+    python, rust = py("a"), rs("b")
+    rust.rpc("connect", address=python.address)
+    connected(python, rust)
+    rust.expect(lambda e: e["event"] == "ready" and e["peer"] == "a@localhost")
+    python.expect(lambda e: e["event"] == "ready" and e["peer"] == "b@localhost")
+    assert python.rpc("session_details") == [["b@localhost", True]]
+    assert rust.rpc("ready") == [True]
+
+
+@pytest.mark.parametrize("python_dials", [True, False], ids=["py-to-rust", "rust-to-py"])
+def test_a_wrong_cookie_is_refused_in_both_directions(
+    py: Factory, rs: Factory, python_dials: bool
+) -> None:
+    python, rust = py("a", cookie="one"), rs("b", cookie="two")
+    dialer, server = (python, rust) if python_dials else (rust, python)
+    dialer.rpc("connect", address=server.address)
+    dialer.expect(lambda e: e["event"] == "disconnected")
+    server.expect(lambda e: e["event"] == "disconnected")
+    assert python.rpc("sessions") == [] and rust.rpc("sessions") == []
+    assert not any(e["event"] == "authenticated" for e in python.events + rust.events)
+
+
+def test_our_digest_is_accepted_by_rust_for_a_random_challenge(rs: Factory) -> None:
+    rust = rs("b")
+    client = RawClient(rust.address)
+    try:
+        client.authenticate()
+        client.wait_for_control("ready")
+    finally:
+        client.close()
+
+
+# ------------------------------------------------------------------ 6-8: frames
+
+
+def _counter_pid(controls: list[control_pb2.ControlMessage], name: str) -> int:
+    for control in controls:
+        if control.WhichOneof("msg") == "spawn":
+            for actor in control.spawn.actors:
+                if actor.name == name:
+                    return int(actor.pid)
+    raise AssertionError(f"{name} was not in Rust's Spawn")
+
+
+def _add(pid: int, n: int) -> bytes:
+    what = struct.pack(">Q", 8) + struct.pack(">q", n)
+    cast = node_pb2.Cast(to=pid, variant="Add", what=what)
+    return frame(meta_pb2.NetworkMessage(node=node_pb2.NodeMessage(cast=cast)))
+
+
+def test_rust_reads_batched_and_split_frames_and_we_split_its_burst(rs: Factory) -> None:
+    rust = rs("b")
+    client = RawClient(rust.address)
+    try:
+        client.authenticate(byte_by_byte=True)  # every handshake frame one byte at a time
+        controls = client.wait_for_control("ready")  # Ack, Spawn, PgJoin..., Ready: split here
+        kinds = [c.WhichOneof("msg") for c in controls]
+        assert kinds[0] == "spawn" and "pg_join" in kinds and kinds[-1] == "ready"
+        pid = _counter_pid(controls, "counter-b")
+        client.ready()
+        client.send(_add(pid, 1) + _add(pid, 2) + _add(pid, 3))  # three frames, one write
+        client.send(_add(pid, 4), byte_by_byte=True)
+        rust.wait_for(lambda: rust.rpc("local_summary", name="counter-b")["total"] == 10,
+                      what="all four casts handled")
+    finally:
+        client.close()
+
+
+def _note_of_payload_size(pid: int, size: int) -> bytes:
+    """A Note cast whose NetworkMessage payload is exactly ``size`` bytes."""
+    text_len = size
+    while True:
+        what = struct.pack(">Q", text_len) + b"x" * text_len
+        cast = node_pb2.Cast(to=pid, variant="Note", what=what)
+        body = meta_pb2.NetworkMessage(node=node_pb2.NodeMessage(cast=cast)).SerializeToString()
+        if len(body) == size:
+            return struct.pack(">Q", size) + body
+        text_len -= len(body) - size
+
+
+def test_the_16_mib_frame_limit_is_inclusive_on_rust_as_on_python(rs: Factory) -> None:
+    limit = 16 * 1024 * 1024
+    rust = rs("b")
+    client = RawClient(rust.address)
+    try:
+        client.authenticate()
+        pid = _counter_pid(client.wait_for_control("ready"), "counter-b")
+        client.ready()
+        client.send(_note_of_payload_size(pid, limit))
+        client.send(_add(pid, 7))
+        rust.wait_for(
+            lambda: rust.rpc("local_summary", name="counter-b", wait=60)["total"] == 7,
+            timeout=30, what="the frame at the limit was accepted",
+        )
+        try:
+            client.send(_note_of_payload_size(pid, limit + 1))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # Rust dropped us on the length prefix, before the payload was written
+        else:
+            assert client.closed_by_peer(timeout=10)
+    finally:
+        client.close()
+    rust.expect(lambda e: e["event"] == "disconnected" and e["peer"] == "raw@localhost")
+
+
+def test_a_malformed_protobuf_frame_drops_the_connection_on_rust(rs: Factory) -> None:
+    rust = rs("b")
+    client = RawClient(rust.address)
+    try:
+        client.authenticate()
+        client.wait_for_control("ready")
+        client.send(struct.pack(">Q", 5) + b"\x12\x05\xff\xff\xff")
+        assert client.closed_by_peer(timeout=5)
+    finally:
+        client.close()
+    rust.expect(lambda e: e["event"] == "disconnected" and e["peer"] == "raw@localhost")
+
+
+# ------------------------------------------------------------------ 9-14: sync and messaging
+
+
+def test_spawn_sync_shows_every_actor_with_its_name_both_ways(py: Factory, rs: Factory) -> None:
+    python, rust = py("a"), rs("b")
+    python.rpc("connect", address=rust.address)
+    for name in ("counter-b", "hello-b", "strings-b"):
+        sees(python, name)
+    for name in ("counter-a", "hello-a", "strings-a"):
+        sees(rust, name)
+
+
+def test_groups_sync_both_ways_with_live_joins_and_leaves(py: Factory, rs: Factory) -> None:
+    python, rust = py("a"), rs("b")
+    rust.rpc("connect", address=python.address)
+    for node in (python, rust):
+        node.wait_for(lambda n=node: len(members(n, "test")) == 2, what="both counters")
+    assert members(python, "test") == [["counter-a", True], ["counter-b", False]]
+    for owner, watcher in ((rust, python), (python, rust)):
+        owner.rpc("spawn", name=f"worker-{owner.name}", groups=["jobs"], scope="east")
+        expected = [[f"worker-{owner.name}", False]]
+        watcher.wait_for(lambda w=watcher, e=expected: members(w, "jobs", "east") == e,
+                         what="live join")
+        owner.rpc("leave", name=f"worker-{owner.name}", group="jobs", scope="east")
+        watcher.wait_for(lambda w=watcher: members(w, "jobs", "east") == [], what="leave")
+
+
+def test_the_upstream_pg_groups_ping_pong_finishes_in_time(py: Factory, rs: Factory) -> None:
+    python, rust = py("a"), rs("b")
+    python.rpc("connect", address=rust.address)
+    for node in (python, rust):
+        node.wait_for(lambda n=node: len(members(n, "hello")) == 2, what="hello group")
+    started = time.monotonic()
+    python.rpc("hello_start")
+    rust.rpc("hello_start")
+    for node in (python, rust):
+        node.wait_for(lambda n=node: n.rpc("hello_done") is True, timeout=5, what="done")
+    assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize("python_calls", [True, False], ids=["py-to-rust", "rust-to-py"])
+def test_casts_and_calls_carry_every_type_both_ways(
+    py: Factory, rs: Factory, python_calls: bool
+) -> None:
+    python, rust = py("a"), rs("b")
+    python.rpc("connect", address=rust.address)
+    caller, callee = (python, rust) if python_calls else (rust, python)
+    to = f"counter-{callee.name}"
+    sees(caller, to)
+    for n in (1, -2, 3, 2**62):
+        caller.rpc("cast", to=to, msg="add", n=n)
+    assert caller.rpc("call", to=to, msg="get", timeout=5) == 2 + 2**62
+    caller.rpc("cast", to=to, msg="note", text="héllo wörld €")
+    caller.rpc("cast", to=to, msg="note", text="😀")
+    assert caller.rpc("call", to=to, msg="notes", timeout=5) == [13, 1]
+    echoed = caller.rpc("call", to=to, msg="echo", text="∑ round trip", timeout=5)
+    assert echoed == "∑ round trip"
+    assert caller.rpc("call", to=to, msg="slow", ms=10, timeout=5) is True
+    assert caller.rpc("call", to=to, msg="bytes", count=3, text="ab", timeout=5) == (
+        b"ababab".hex()
+    )
+    caller.rpc("cast", to=to, msg="mixed", small=255, big=2**128 - 1, ratio=-0.5, letter="ß",
+               flags=[True, False, True], raw="00ff10")
+    summary = json.loads(caller.rpc("call", to=to, msg="summary"))
+    assert summary["total"] == 2 + 2**62
+    assert summary["notes"] == ["héllo wörld €", "😀"]
+    assert summary["mixed"] == [
+        f"Mixed(small=255 big={2**128 - 1} ratio=-0.5 letter='ß' flags=[true,false,true] "
+        "raw=00ff10)"
+    ]
+
+
+@pytest.mark.parametrize("python_calls", [True, False], ids=["py-to-rust", "rust-to-py"])
+def test_a_call_past_its_timeout_fails_cleanly_both_ways(
+    py: Factory, rs: Factory, python_calls: bool
+) -> None:
+    python, rust = py("a"), rs("b")
+    python.rpc("connect", address=rust.address)
+    caller, callee = (python, rust) if python_calls else (rust, python)
+    to = f"counter-{callee.name}"
+    sees(caller, to)
+    reply = caller.try_rpc("call", to=to, msg="slow", ms=800, timeout=0.2)
+    assert reply["ok"] is False and reply["error"] == "CallTimeout"
+    time.sleep(1)  # the late reply must not upset anything
+    assert caller.rpc("call", to=to, msg="echo", text="after", timeout=5) == "after"
+
+
+def test_plain_string_messages_cross_both_ways(py: Factory, rs: Factory) -> None:
+    python, rust = py("a"), rs("b")
+    python.rpc("connect", address=rust.address)
+    sees(python, "strings-b")
+    sees(rust, "strings-a")
+    python.rpc("cast_string", to="strings-b", text="from python ✓")
+    rust.rpc("cast_string", to="strings-a", text="from rust ✓")
+    rust.wait_for(lambda: rust.rpc("strings") == ["from python ✓"], what="rust got it")
+    python.wait_for(lambda: python.rpc("strings") == ["from rust ✓"], what="python got it")
+
+
+# ------------------------------------------------------------------ 17-20: lifecycle
+
+
+@pytest.mark.parametrize("owner_is_rust", [True, False], ids=["rust-actor", "python-actor"])
+def test_a_stopped_actor_leaves_the_other_side(
+    py: Factory, rs: Factory, owner_is_rust: bool
+) -> None:
+    python, rust = py("a"), rs("b")
+    python.rpc("connect", address=rust.address)
+    owner, watcher = (rust, python) if owner_is_rust else (python, rust)
+    owner.rpc("spawn", name="worker", groups=["jobs"])
+    watcher.wait_for(lambda: members(watcher, "jobs") == [["worker", False]], what="joined")
+    sees(watcher, "worker")
+    owner.rpc("stop", name="worker")
+    watcher.wait_for(lambda: members(watcher, "jobs") == [], what="left the group")
+    watcher.wait_for(
+        lambda: "worker" not in [n for _, n in watcher.rpc("remote_actors")], what="proxy gone"
+    )
+
+
+def test_pings_are_answered_both_ways_so_liveness_holds(py: Factory, rs: Factory) -> None:
+    python, rust = py("a", extra=["--liveness", "1.0"]), rs("b")
+    python.rpc("connect", address=rust.address)
+    connected(python, rust)
+    time.sleep(3)  # three liveness periods: only Rust's Pongs keep the session alive
+    assert python.rpc("sessions") == ["b@localhost"]
+    assert not any(e["event"] == "disconnected" for e in python.events + rust.events)
+
+
+@pytest.mark.parametrize("killed_is_rust", [True, False], ids=["kill-rust", "kill-python"])
+def test_a_killed_node_is_cleaned_up_by_the_survivor(
+    py: Factory, rs: Factory, killed_is_rust: bool
+) -> None:
+    python, rust = py("a"), rs("b")
+    python.rpc("connect", address=rust.address)
+    for node in (python, rust):
+        node.wait_for(lambda n=node: len(members(n, "test")) == 2, what="both counters")
+    killed, survivor = (rust, python) if killed_is_rust else (python, rust)
+    killed.kill()
+    survivor.expect(lambda e: e["event"] == "disconnected" and e["peer"] == killed.full_name)
+    survivor.wait_for(
+        lambda: members(survivor, "test") == [[f"counter-{survivor.name}", True]],
+        what="the dead node's members gone",
+    )
+    assert survivor.rpc("remote_actors") == []
+
+
+def test_simultaneous_connects_converge_on_the_higher_names_connection(
+    py: Factory, rs: Factory
+) -> None:
+    python, rust = py("a"), rs("b")
+    threads = [
+        threading.Thread(target=python.rpc, args=("connect",), kwargs={"address": rust.address}),
+        threading.Thread(target=rust.rpc, args=("connect",), kwargs={"address": python.address}),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    connected(python, rust)
+    time.sleep(1)
+    # "b@localhost" sorts higher, so both keep the connection the Rust node initiated
+    assert python.rpc("session_details") == [["b@localhost", True]]
+    assert rust.rpc("session_details") == [["a@localhost", False]]
+    assert python.rpc("call", to="counter-b", msg="echo", text="one", timeout=5) == "one"
+
+
+# ------------------------------------------------------------------ 25-26: mesh and TLS
+
+
+def test_a_rust_transitive_node_dials_the_peers_a_python_hub_knows(
+    py: Factory, rs: Factory
+) -> None:
+    hub, far = py("a"), rs("b")
+    far.rpc("connect", address=hub.address)
+    connected(hub, far)
+    newcomer = rs("c", extra=["--transitive"])
+    newcomer.rpc("connect", address=hub.address)
+    newcomer.wait_for(lambda: newcomer.rpc("sessions") == ["a@localhost", "b@localhost"],
+                      what="the mesh")
+
+
+def test_a_python_transitive_node_dials_the_peers_a_rust_hub_knows(
+    py: Factory, rs: Factory
+) -> None:
+    hub, far = rs("a"), py("b")
+    far.rpc("connect", address=hub.address)
+    connected(hub, far)
+    newcomer = py("c", extra=["--transitive"])
+    newcomer.rpc("connect", address=hub.address)
+    newcomer.wait_for(lambda: newcomer.rpc("sessions") == ["a@localhost", "b@localhost"],
+                      what="the mesh")
+    sees(newcomer, "counter-b")
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    ca = trustme.CA()
+    folder = tmp_path_factory.mktemp("tls")
+    server = ca.issue_cert("testserver.com")
+    paths = {"ca": folder / "ca.pem", "chain": folder / "chain.pem", "key": folder / "key.pem"}
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    server.private_key_and_cert_chain_pem.write_to_path(str(paths["chain"]))
+    server.private_key_pem.write_to_path(str(paths["key"]))
+    return {k: str(v) for k, v in paths.items()}
+
+
+@pytest.mark.parametrize("python_is_server", [True, False], ids=["rust-to-py", "py-to-rust"])
+def test_tls_connections_authenticate_both_ways(
+    py: Factory, rs: Factory, certs: dict[str, str], python_is_server: bool
+) -> None:
+    server_flags = ["--tls-cert", certs["chain"], "--tls-key", certs["key"]]
+    client_env = {"RACTOR_TEST_TLS_CA": certs["ca"],
+                  "RACTOR_TEST_TLS_SERVER_NAME": "testserver.com"}
+    if python_is_server:
+        server, client = py("a", extra=server_flags), rs("b", env=client_env)
+    else:
+        server, client = rs("a", extra=server_flags), py("b", env=client_env)
+    client.rpc("connect", address=server.address)
+    connected(client, server)
+    sees(client, "counter-a")
+    assert client.rpc("call", to="counter-a", msg="echo", text="tls", timeout=5) == "tls"
