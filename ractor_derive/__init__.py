@@ -15,6 +15,8 @@ from ._message import (
     Message,
     VariantInfo,
     cluster_message,
+    decode_args,
+    encode_args,
     local_message,
 )
 from ._plain import PlainFamily
@@ -66,6 +68,8 @@ __all__ = [
     "VariantInfo",
     "cluster_message",
     "codec_for",
+    "decode_args",
+    "encode_args",
     "from_bytes",
     "local_message",
     "to_bytes",

@@ -38,6 +38,7 @@ import dataclasses
 import keyword
 import operator
 import struct
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -58,7 +59,16 @@ from ractor_core import (
 from ._codecs import LIST_STRUCT_MAX, Codec, CodecError, codec_for, list_structs
 from ._errors import DeserializationError, MessageDeclarationError, SerializationError
 
-__all__ = ["FamilyInfo", "FieldInfo", "Message", "VariantInfo", "cluster_message", "local_message"]
+__all__ = [
+    "FamilyInfo",
+    "FieldInfo",
+    "Message",
+    "VariantInfo",
+    "cluster_message",
+    "decode_args",
+    "encode_args",
+    "local_message",
+]
 
 T = TypeVar("T")
 
@@ -135,6 +145,10 @@ class Message:
                 f"{cls.__qualname__}: variants cannot be subclassed "
                 f"({_label(variant.family.cls, variant.cls)} is a variant)"
             )
+        try:  # where the class statement is, for tools (ractor-derive gen's messages)
+            cls.__ractor_line__ = sys._getframe(1).f_lineno  # type: ignore[attr-defined]
+        except ValueError:
+            pass
         dataclasses.dataclass(frozen=True, kw_only=True)(cls)
         _add_variant(family, cls, tag if tag is not None else cls.__name__)
 
@@ -216,6 +230,37 @@ def _deserialize(cls: type[Message], message: SerializedMessage) -> Any:
         assert info.reply_codec is not None
         bind_reply(obj, encoding_port(message.reply, info.reply_codec.encode))
     return obj
+
+
+def encode_args(message: Message) -> bytes:
+    """The packed arguments of a cluster variant, by the decorator path.
+
+    Raises:
+        SerializationError: the message is not a cluster variant, or a field does not fit.
+    """
+    info = type(message).__ractor_variant__
+    if info is None or info.encode_args is None:
+        raise SerializationError(f"{type(message).__qualname__} is not a cluster message")
+    return info.encode_args(message)
+
+
+V = TypeVar("V", bound=Message)
+
+
+def decode_args(cls: type[V], args: bytes) -> V:
+    """Rebuild cluster variant ``cls`` from its packed arguments, by the decorator path.
+
+    Raises:
+        DeserializationError: the bytes do not form that variant.
+    """
+    info = cls.__dict__.get("__ractor_variant__")
+    if info is None or info.decode_args is None:
+        raise DeserializationError(f"{cls.__qualname__} is not a cluster message variant")
+    decoded = info.decode_args(args)
+    if not isinstance(decoded, cls):
+        raise DeserializationError(f"the arguments decode to {type(decoded).__name__}, "
+                                   f"not {cls.__name__}", variant=info.tag)
+    return decoded
 
 
 def _family_decorator(cluster: bool) -> Callable[[type[T]], type[T]]:

@@ -1,0 +1,1 @@
+"""Small programs that run and type-check."""

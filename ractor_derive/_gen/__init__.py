@@ -1,0 +1,1 @@
+"""``ractor-derive gen``: parse (import the declarations) -> IR -> render (jinja2 templates)."""

@@ -1,0 +1,60 @@
+"""The intermediate representation of message declarations: plain frozen data, no jinja."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FamilyIR", "FieldIR", "ModuleIR", "VariantIR"]
+
+
+@dataclass(frozen=True)
+class FieldIR:
+    """A field (or a reply type): its Python annotation text, its Rust type, its codec."""
+
+    name: str
+    py_type: str
+    rust_type: str
+    kind: str  # int, float, f32, bool, unit, str, bytes, list, other
+    struct_fmt: str | None  # the struct format of a fixed-width scalar, else None
+    width: int | None  # the fixed width in bytes, else None
+
+
+@dataclass(frozen=True)
+class VariantIR:
+    """A variant: class name, wire tag, fields in declaration order, rpc reply if any."""
+
+    class_name: str
+    tag: str
+    snake: str
+    fields: tuple[FieldIR, ...]
+    reply: FieldIR | None
+    line: int
+
+    @property
+    def is_call(self) -> bool:
+        """Whether the variant is an rpc call."""
+        return self.reply is not None
+
+
+@dataclass(frozen=True)
+class FamilyIR:
+    """A message family: its class, whether it is a cluster family, its variants by tag."""
+
+    name: str
+    cluster: bool
+    doc: str
+    variants: tuple[VariantIR, ...]
+    ref_type: str  # the message type written in ActorRef[...] of the helpers
+    line: int
+
+
+@dataclass(frozen=True)
+class ModuleIR:
+    """One source module: where it is, how to import it, its families, the names it needs."""
+
+    source: str  # the path relative to the working directory, POSIX style
+    module: str  # the import name of the source module
+    stem: str
+    families: tuple[FamilyIR, ...]
+    derive_names: tuple[str, ...]  # names imported from ractor_derive (U8, Char, ...)
+    extra_imports: tuple[tuple[str, str], ...]  # (module, name) of field types used

@@ -1,0 +1,1 @@
+"""Inputs of the codegen golden tests; ``expected/`` holds their checked-in output."""
