@@ -53,8 +53,13 @@ __all__ = [
 ]
 
 _LEN = struct.Struct(">Q")
-_S_B = struct.Struct(">B")
-_S_I = struct.Struct(">I")
+_UNIT = bytes(8)  # the length prefix of an empty field
+_ONE = _LEN.pack(1)
+_TRUE = _ONE + b"\x01"
+_FALSE = _ONE + b"\x00"
+_new = object.__new__
+_S_QB = struct.Struct(">QB")
+_S_QI = struct.Struct(">QI")
 _codec_codes_prefix = codec_for(Char)
 
 
@@ -65,15 +70,14 @@ def encode_buy(msg: Buy) -> bytes:
         if type(v0) is not str:
             raise TypeError
         d0 = v0.encode()
+        p0 = _LEN.pack(len(d0)) + d0
         v1 = msg.count
         if type(v1) is not int:
             raise TypeError
-        d1 = _S_B.pack(v1)
+        p1 = _S_QB.pack(1, v1)
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    out = [_LEN.pack(len(d0)), d0]
-    out += [_LEN.pack(len(d1)), d1]
-    return b"".join(out)
+    return b"".join((p0, p1))
 
 
 def decode_buy(args: bytes) -> Buy:
@@ -88,21 +92,17 @@ def decode_buy(args: bytes) -> Buy:
         chunk = args[pos : pos + size]
         pos += size
         f0 = chunk.decode()
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
+        size, f1 = _S_QB.unpack_from(args, pos)
         if size != 1:
             raise ValueError
-        (f1,) = _S_B.unpack(chunk)
+        pos += 9
         if pos != end:
             raise ValueError
-        return Buy(
-            item=f0,
-            count=f1,
-        )
+        msg = _new(Buy)
+        fields = msg.__dict__
+        fields["item"] = f0
+        fields["count"] = f1
+        return msg
     except Exception:
         pass
     return decode_args(Buy, args)  # the same value, or the precise error
@@ -149,15 +149,14 @@ def encode_codes(msg: Codes) -> bytes:
     try:
         v0 = msg.prefix
         d0 = _codec_codes_prefix.encode(v0)
+        p0 = _LEN.pack(len(d0)) + d0
         v1 = msg.raw
         if type(v1) is not bytes:
             raise TypeError
-        d1 = v1
+        p1 = _LEN.pack(len(v1)) + v1
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    out = [_LEN.pack(len(d0)), d0]
-    out += [_LEN.pack(len(d1)), d1]
-    return b"".join(out)
+    return b"".join((p0, p1))
 
 
 def decode_codes(args: bytes) -> Codes:
@@ -181,10 +180,11 @@ def decode_codes(args: bytes) -> Codes:
         f1 = chunk
         if pos != end:
             raise ValueError
-        return Codes(
-            prefix=f0,
-            raw=f1,
-        )
+        msg = _new(Codes)
+        fields = msg.__dict__
+        fields["prefix"] = f0
+        fields["raw"] = f1
+        return msg
     except Exception:
         pass
     return decode_args(Codes, args)  # the same value, or the precise error
@@ -214,20 +214,18 @@ def encode_restock(msg: Restock) -> bytes:
         if type(v0) is not str:
             raise TypeError
         d0 = v0.encode()
+        p0 = _LEN.pack(len(d0)) + d0
         v1 = msg.amount
         if type(v1) is not int:
             raise TypeError
-        d1 = _S_I.pack(v1)
+        p1 = _S_QI.pack(4, v1)
         v2 = msg.urgent
         if type(v2) is not bool:
             raise TypeError
-        d2 = b"\x01" if v2 else b"\x00"
+        p2 = _TRUE if v2 else _FALSE
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    out = [_LEN.pack(len(d0)), d0]
-    out += [_LEN.pack(len(d1)), d1]
-    out += [_LEN.pack(len(d2)), d2]
-    return b"".join(out)
+    return b"".join((p0, p1, p2))
 
 
 def decode_restock(args: bytes) -> Restock:
@@ -242,34 +240,25 @@ def decode_restock(args: bytes) -> Restock:
         chunk = args[pos : pos + size]
         pos += size
         f0 = chunk.decode()
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
+        size, f1 = _S_QI.unpack_from(args, pos)
         if size != 4:
             raise ValueError
-        (f1,) = _S_I.unpack(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
+        pos += 12
+        if args[pos : pos + 8] != _ONE:
             raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        if chunk == b"\x01":
-            f2 = True
-        elif chunk == b"\x00":
-            f2 = False
-        else:
+        flag = args[pos + 8]
+        if flag > 1:
             raise ValueError
+        f2 = flag == 1
+        pos += 9
         if pos != end:
             raise ValueError
-        return Restock(
-            item=f0,
-            amount=f1,
-            urgent=f2,
-        )
+        msg = _new(Restock)
+        fields = msg.__dict__
+        fields["item"] = f0
+        fields["amount"] = f1
+        fields["urgent"] = f2
+        return msg
     except Exception:
         pass
     return decode_args(Restock, args)  # the same value, or the precise error
@@ -299,10 +288,10 @@ def encode_stock(msg: Stock) -> bytes:
         if type(v0) is not str:
             raise TypeError
         d0 = v0.encode()
+        p0 = _LEN.pack(len(d0)) + d0
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    out = [_LEN.pack(len(d0)), d0]
-    return b"".join(out)
+    return p0
 
 
 def decode_stock(args: bytes) -> Stock:
@@ -319,9 +308,10 @@ def decode_stock(args: bytes) -> Stock:
         f0 = chunk.decode()
         if pos != end:
             raise ValueError
-        return Stock(
-            item=f0,
-        )
+        msg = _new(Stock)
+        fields = msg.__dict__
+        fields["item"] = f0
+        return msg
     except Exception:
         pass
     return decode_args(Stock, args)  # the same value, or the precise error

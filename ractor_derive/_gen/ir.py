@@ -29,6 +29,7 @@ class VariantIR:
     fields: tuple[FieldIR, ...]
     reply: FieldIR | None
     line: int
+    fast_build: bool = False  # no __post_init__, no slots: decoding may fill __dict__ directly
 
     @property
     def is_call(self) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._codecs import codec_for
 from .._errors import MessageDeclarationError
-from .._message import FamilyInfo, Message, VariantInfo
+from .._message import FamilyInfo, Message, VariantInfo, _builds_without_init
 from .._types import CharKind, FloatKind, IntKind
 from .ir import FamilyIR, FieldIR, ModuleIR, VariantIR
 
@@ -199,8 +199,9 @@ def _variant(
     reply = None
     if info.is_call:
         reply = _field("reply", info.reply_type, cluster, derive, extra, rel, info)
+    fast = cluster and _builds_without_init(info.cls)
     return VariantIR(info.cls.__name__, info.tag, _snake(info.cls.__name__), fields, reply,
-                     _line(info.cls))
+                     _line(info.cls), fast)
 
 
 def _field(

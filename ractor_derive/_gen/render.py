@@ -45,47 +45,55 @@ def _template(name: str) -> str:
 
 
 def _encode_lines(variant: VariantIR, field: FieldIR, i: int) -> list[str]:
-    v, d = f"v{i}", f"d{i}"
+    """Lines that set ``p{i}``: the field's length prefix and bytes."""
+    v, p = f"v{i}", f"p{i}"
     kind = field.kind
-    if kind == "int" and field.struct_fmt:
-        return [f"if type({v}) is not int:", "    raise TypeError",
-                f"{d} = _S_{field.struct_fmt}.pack({v})"]
-    if kind in ("float", "f32") and field.struct_fmt:
-        lines = [f"if type({v}) is not float:", "    raise TypeError"]
+    if kind in ("int", "float", "f32") and field.struct_fmt:
+        check = "int" if kind == "int" else "float"
+        lines = [f"if type({v}) is not {check}:", "    raise TypeError"]
         if kind == "f32":
             lines += [f"if {v} != {v}:", "    raise ValueError  # a NaN: its bits, the slow way"]
-        return [*lines, f"{d} = _S_{field.struct_fmt}.pack({v})"]
+        return [*lines, f"{p} = _S_Q{field.struct_fmt}.pack({field.width}, {v})"]
     if kind == "bool":
         return [f"if type({v}) is not bool:", "    raise TypeError",
-                f'{d} = b"\\x01" if {v} else b"\\x00"']
+                f"{p} = _TRUE if {v} else _FALSE"]
     if kind == "str":
-        return [f"if type({v}) is not str:", "    raise TypeError", f"{d} = {v}.encode()"]
+        return [f"if type({v}) is not str:", "    raise TypeError", f"d{i} = {v}.encode()",
+                f"{p} = _LEN.pack(len(d{i})) + d{i}"]
     if kind == "bytes":
-        return [f"if type({v}) is not bytes:", "    raise TypeError", f"{d} = {v}"]
+        return [f"if type({v}) is not bytes:", "    raise TypeError",
+                f"{p} = _LEN.pack(len({v})) + {v}"]
     if kind == "unit":
-        return [f"if {v} is not None:", "    raise TypeError", f'{d} = b""']
-    return [f"{d} = _codec_{variant.snake}_{field.name}.encode({v})"]
+        return [f"if {v} is not None:", "    raise TypeError", f"{p} = _UNIT"]
+    return [f"d{i} = _codec_{variant.snake}_{field.name}.encode({v})",
+            f"{p} = _LEN.pack(len(d{i})) + d{i}"]
 
 
 def _decode_lines(variant: VariantIR, field: FieldIR, i: int) -> list[str]:
+    """Lines that read field ``f{i}`` at ``pos`` and move ``pos`` past it."""
     f = f"f{i}"
     kind = field.kind
     if kind in ("int", "float", "f32") and field.struct_fmt:
-        lines = [f"if size != {field.width}:", "    raise ValueError",
-                 f"({f},) = _S_{field.struct_fmt}.unpack(chunk)"]
+        lines = [f"size, {f} = _S_Q{field.struct_fmt}.unpack_from(args, pos)",
+                 f"if size != {field.width}:", "    raise ValueError",
+                 f"pos += {8 + (field.width or 0)}"]
         if kind == "f32":
             lines += [f"if {f} != {f}:", "    raise ValueError  # a NaN: its bits, the slow way"]
         return lines
     if kind == "bool":
-        return ['if chunk == b"\\x01":', f"    {f} = True", 'elif chunk == b"\\x00":',
-                f"    {f} = False", "else:", "    raise ValueError"]
-    if kind == "str":
-        return [f"{f} = chunk.decode()"]
-    if kind == "bytes":
-        return [f"{f} = chunk"]
+        return ["if args[pos : pos + 8] != _ONE:", "    raise ValueError",
+                "flag = args[pos + 8]", "if flag > 1:", "    raise ValueError",
+                f"{f} = flag == 1", "pos += 9"]
     if kind == "unit":
-        return ["if size:", "    raise ValueError", f"{f} = None"]
-    return [f"{f} = _codec_{variant.snake}_{field.name}.decode(chunk)"]
+        return ["if args[pos : pos + 8] != _UNIT:", "    raise ValueError", f"{f} = None",
+                "pos += 8"]
+    lines = ["(size,) = _LEN.unpack_from(args, pos)", "pos += 8", "if size > end - pos:",
+             "    raise ValueError", "chunk = args[pos : pos + size]", "pos += size"]
+    if kind == "str":
+        return [*lines, f"{f} = chunk.decode()"]
+    if kind == "bytes":
+        return [*lines, f"{f} = chunk"]
+    return [*lines, f"{f} = _codec_{variant.snake}_{field.name}.decode(chunk)"]
 
 
 def _rust_fields(variant: VariantIR) -> str:
@@ -122,7 +130,7 @@ def _context(m: ModuleIR) -> dict[str, object]:
                 exports += [f"decode_{v.snake}", f"encode_{v.snake}"]
                 for fld in v.fields:
                     if fld.struct_fmt:
-                        struct_formats.add(fld.struct_fmt)
+                        struct_formats.add("Q" + fld.struct_fmt)
                     elif fld.kind not in _INLINE_KINDS:
                         codec_funcs.append((f"_codec_{v.snake}_{fld.name}", fld.py_type))
             exports.append(f"{'call' if v.is_call else 'cast'}_{v.snake}")

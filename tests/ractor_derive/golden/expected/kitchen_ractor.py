@@ -66,11 +66,16 @@ __all__ = [
 ]
 
 _LEN = struct.Struct(">Q")
-_S_H = struct.Struct(">H")
-_S_b = struct.Struct(">b")
-_S_d = struct.Struct(">d")
-_S_f = struct.Struct(">f")
-_S_q = struct.Struct(">q")
+_UNIT = bytes(8)  # the length prefix of an empty field
+_ONE = _LEN.pack(1)
+_TRUE = _ONE + b"\x01"
+_FALSE = _ONE + b"\x00"
+_new = object.__new__
+_S_QH = struct.Struct(">QH")
+_S_Qb = struct.Struct(">Qb")
+_S_Qd = struct.Struct(">Qd")
+_S_Qf = struct.Struct(">Qf")
+_S_Qq = struct.Struct(">Qq")
 _codec_with_actor_actor = codec_for(Actor)
 _codec_lists_shorts = codec_for(list[U16])
 _codec_lists_bits = codec_for(list[bool])
@@ -86,10 +91,10 @@ def encode_with_actor(msg: WithActor) -> bytes:
     try:
         v0 = msg.actor
         d0 = _codec_with_actor_actor.encode(v0)
+        p0 = _LEN.pack(len(d0)) + d0
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    out = [_LEN.pack(len(d0)), d0]
-    return b"".join(out)
+    return p0
 
 
 def decode_with_actor(args: bytes) -> WithActor:
@@ -106,9 +111,10 @@ def decode_with_actor(args: bytes) -> WithActor:
         f0 = _codec_with_actor_actor.decode(chunk)
         if pos != end:
             raise ValueError
-        return WithActor(
-            actor=f0,
-        )
+        msg = _new(WithActor)
+        fields = msg.__dict__
+        fields["actor"] = f0
+        return msg
     except Exception:
         pass
     return decode_args(WithActor, args)  # the same value, or the precise error
@@ -134,15 +140,14 @@ def encode_ask(msg: Ask) -> bytes:
         if type(v0) is not str:
             raise TypeError
         d0 = v0.encode()
+        p0 = _LEN.pack(len(d0)) + d0
         v1 = msg.limit
         if type(v1) is not int:
             raise TypeError
-        d1 = _S_H.pack(v1)
+        p1 = _S_QH.pack(2, v1)
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    out = [_LEN.pack(len(d0)), d0]
-    out += [_LEN.pack(len(d1)), d1]
-    return b"".join(out)
+    return b"".join((p0, p1))
 
 
 def decode_ask(args: bytes) -> Ask:
@@ -157,21 +162,17 @@ def decode_ask(args: bytes) -> Ask:
         chunk = args[pos : pos + size]
         pos += size
         f0 = chunk.decode()
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
+        size, f1 = _S_QH.unpack_from(args, pos)
         if size != 2:
             raise ValueError
-        (f1,) = _S_H.unpack(chunk)
+        pos += 10
         if pos != end:
             raise ValueError
-        return Ask(
-            query=f0,
-            limit=f1,
-        )
+        msg = _new(Ask)
+        fields = msg.__dict__
+        fields["query"] = f0
+        fields["limit"] = f1
+        return msg
     except Exception:
         pass
     return decode_args(Ask, args)  # the same value, or the precise error
@@ -220,19 +221,19 @@ def encode_lists(msg: Lists) -> bytes:
     try:
         v0 = msg.shorts
         d0 = _codec_lists_shorts.encode(v0)
+        p0 = _LEN.pack(len(d0)) + d0
         v1 = msg.bits
         d1 = _codec_lists_bits.encode(v1)
+        p1 = _LEN.pack(len(d1)) + d1
         v2 = msg.letters
         d2 = _codec_lists_letters.encode(v2)
+        p2 = _LEN.pack(len(d2)) + d2
         v3 = msg.floats
         d3 = _codec_lists_floats.encode(v3)
+        p3 = _LEN.pack(len(d3)) + d3
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    out = [_LEN.pack(len(d0)), d0]
-    out += [_LEN.pack(len(d1)), d1]
-    out += [_LEN.pack(len(d2)), d2]
-    out += [_LEN.pack(len(d3)), d3]
-    return b"".join(out)
+    return b"".join((p0, p1, p2, p3))
 
 
 def decode_lists(args: bytes) -> Lists:
@@ -270,12 +271,13 @@ def decode_lists(args: bytes) -> Lists:
         f3 = _codec_lists_floats.decode(chunk)
         if pos != end:
             raise ValueError
-        return Lists(
-            shorts=f0,
-            bits=f1,
-            letters=f2,
-            floats=f3,
-        )
+        msg = _new(Lists)
+        fields = msg.__dict__
+        fields["shorts"] = f0
+        fields["bits"] = f1
+        fields["letters"] = f2
+        fields["floats"] = f3
+        return msg
     except Exception:
         pass
     return decode_args(Lists, args)  # the same value, or the precise error
@@ -306,44 +308,38 @@ def encode_numbers(msg: Numbers) -> bytes:
         v0 = msg.tiny
         if type(v0) is not int:
             raise TypeError
-        d0 = _S_b.pack(v0)
+        p0 = _S_Qb.pack(1, v0)
         v1 = msg.port
         if type(v1) is not int:
             raise TypeError
-        d1 = _S_H.pack(v1)
+        p1 = _S_QH.pack(2, v1)
         v2 = msg.big
         d2 = _codec_numbers_big.encode(v2)
+        p2 = _LEN.pack(len(d2)) + d2
         v3 = msg.huge
         d3 = _codec_numbers_huge.encode(v3)
+        p3 = _LEN.pack(len(d3)) + d3
         v4 = msg.plain
         if type(v4) is not int:
             raise TypeError
-        d4 = _S_q.pack(v4)
+        p4 = _S_Qq.pack(8, v4)
         v5 = msg.ratio
         if type(v5) is not float:
             raise TypeError
         if v5 != v5:
             raise ValueError  # a NaN: its bits, the slow way
-        d5 = _S_f.pack(v5)
+        p5 = _S_Qf.pack(4, v5)
         v6 = msg.exact
         if type(v6) is not float:
             raise TypeError
-        d6 = _S_d.pack(v6)
+        p6 = _S_Qd.pack(8, v6)
         v7 = msg.real
         if type(v7) is not float:
             raise TypeError
-        d7 = _S_d.pack(v7)
+        p7 = _S_Qd.pack(8, v7)
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    out = [_LEN.pack(len(d0)), d0]
-    out += [_LEN.pack(len(d1)), d1]
-    out += [_LEN.pack(len(d2)), d2]
-    out += [_LEN.pack(len(d3)), d3]
-    out += [_LEN.pack(len(d4)), d4]
-    out += [_LEN.pack(len(d5)), d5]
-    out += [_LEN.pack(len(d6)), d6]
-    out += [_LEN.pack(len(d7)), d7]
-    return b"".join(out)
+    return b"".join((p0, p1, p2, p3, p4, p5, p6, p7))
 
 
 def decode_numbers(args: bytes) -> Numbers:
@@ -351,24 +347,14 @@ def decode_numbers(args: bytes) -> Numbers:
     try:
         end = len(args)
         pos = 0
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
+        size, f0 = _S_Qb.unpack_from(args, pos)
         if size != 1:
             raise ValueError
-        (f0,) = _S_b.unpack(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
+        pos += 9
+        size, f1 = _S_QH.unpack_from(args, pos)
         if size != 2:
             raise ValueError
-        (f1,) = _S_H.unpack(chunk)
+        pos += 10
         (size,) = _LEN.unpack_from(args, pos)
         pos += 8
         if size > end - pos:
@@ -383,56 +369,37 @@ def decode_numbers(args: bytes) -> Numbers:
         chunk = args[pos : pos + size]
         pos += size
         f3 = _codec_numbers_huge.decode(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
+        size, f4 = _S_Qq.unpack_from(args, pos)
         if size != 8:
             raise ValueError
-        (f4,) = _S_q.unpack(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
+        pos += 16
+        size, f5 = _S_Qf.unpack_from(args, pos)
         if size != 4:
             raise ValueError
-        (f5,) = _S_f.unpack(chunk)
+        pos += 12
         if f5 != f5:
             raise ValueError  # a NaN: its bits, the slow way
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
+        size, f6 = _S_Qd.unpack_from(args, pos)
         if size != 8:
             raise ValueError
-        (f6,) = _S_d.unpack(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
+        pos += 16
+        size, f7 = _S_Qd.unpack_from(args, pos)
         if size != 8:
             raise ValueError
-        (f7,) = _S_d.unpack(chunk)
+        pos += 16
         if pos != end:
             raise ValueError
-        return Numbers(
-            tiny=f0,
-            port=f1,
-            big=f2,
-            huge=f3,
-            plain=f4,
-            ratio=f5,
-            exact=f6,
-            real=f7,
-        )
+        msg = _new(Numbers)
+        fields = msg.__dict__
+        fields["tiny"] = f0
+        fields["port"] = f1
+        fields["big"] = f2
+        fields["huge"] = f3
+        fields["plain"] = f4
+        fields["ratio"] = f5
+        fields["exact"] = f6
+        fields["real"] = f7
+        return msg
     except Exception:
         pass
     return decode_args(Numbers, args)  # the same value, or the precise error
@@ -497,28 +464,25 @@ def encode_texts(msg: Texts) -> bytes:
         if type(v0) is not str:
             raise TypeError
         d0 = v0.encode()
+        p0 = _LEN.pack(len(d0)) + d0
         v1 = msg.letter
         d1 = _codec_texts_letter.encode(v1)
+        p1 = _LEN.pack(len(d1)) + d1
         v2 = msg.raw
         if type(v2) is not bytes:
             raise TypeError
-        d2 = v2
+        p2 = _LEN.pack(len(v2)) + v2
         v3 = msg.flag
         if type(v3) is not bool:
             raise TypeError
-        d3 = b"\x01" if v3 else b"\x00"
+        p3 = _TRUE if v3 else _FALSE
         v4 = msg.nothing
         if v4 is not None:
             raise TypeError
-        d4 = b""
+        p4 = _UNIT
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    out = [_LEN.pack(len(d0)), d0]
-    out += [_LEN.pack(len(d1)), d1]
-    out += [_LEN.pack(len(d2)), d2]
-    out += [_LEN.pack(len(d3)), d3]
-    out += [_LEN.pack(len(d4)), d4]
-    return b"".join(out)
+    return b"".join((p0, p1, p2, p3, p4))
 
 
 def decode_texts(args: bytes) -> Texts:
@@ -547,36 +511,27 @@ def decode_texts(args: bytes) -> Texts:
         chunk = args[pos : pos + size]
         pos += size
         f2 = chunk
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
+        if args[pos : pos + 8] != _ONE:
             raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        if chunk == b"\x01":
-            f3 = True
-        elif chunk == b"\x00":
-            f3 = False
-        else:
+        flag = args[pos + 8]
+        if flag > 1:
             raise ValueError
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        if size:
+        f3 = flag == 1
+        pos += 9
+        if args[pos : pos + 8] != _UNIT:
             raise ValueError
         f4 = None
+        pos += 8
         if pos != end:
             raise ValueError
-        return Texts(
-            text=f0,
-            letter=f1,
-            raw=f2,
-            flag=f3,
-            nothing=f4,
-        )
+        msg = _new(Texts)
+        fields = msg.__dict__
+        fields["text"] = f0
+        fields["letter"] = f1
+        fields["raw"] = f2
+        fields["flag"] = f3
+        fields["nothing"] = f4
+        return msg
     except Exception:
         pass
     return decode_args(Texts, args)  # the same value, or the precise error
