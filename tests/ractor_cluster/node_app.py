@@ -13,6 +13,7 @@ import os
 import ssl
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,6 +228,38 @@ def _target(cmd: dict[str, Any]) -> ActorRef[Counter]:
     return as_remote(refs[0], Counter)
 
 
+def _percentile_us(sorted_ns: list[int], percent: int) -> float:
+    """Nearest-rank percentile of sorted ns samples, in µs (integer rank: as the Rust peer)."""
+    rank = (len(sorted_ns) * percent + 99) // 100
+    return sorted_ns[max(rank, 1) - 1] / 1000
+
+
+async def bench_cast(target: ActorRef[Counter], n: int) -> dict[str, Any]:
+    """``bench_cast`` {to, n}: n casts of Add(1), then a Get call (60 s) once all arrived."""
+    started = time.perf_counter()
+    for _ in range(n):
+        target.cast(Add(n=1))
+    total = await target.call(Get(), timeout=60)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rate": n / seconds, "total": total}
+
+
+async def bench_call(target: ActorRef[Counter], n: int) -> dict[str, Any]:
+    """``bench_call`` {to, n}: n sequential Echo("ping") calls (5 s each); round trips in µs."""
+    if n < 1:
+        raise ValueError("bench_call needs n >= 1")
+    samples: list[int] = []
+    for _ in range(n):
+        started = time.perf_counter_ns()
+        answer = await target.call(Echo(text="ping"), timeout=5)
+        samples.append(time.perf_counter_ns() - started)
+        if answer != "ping":
+            raise ValueError(f"Echo answered {answer!r}")
+    samples.sort()
+    return {"p50_us": _percentile_us(samples, 50), "p99_us": _percentile_us(samples, 99),
+            "mean_us": sum(samples) / len(samples) / 1000}
+
+
 async def execute(node: ActorRef[NodeServerMessage], cmd: dict[str, Any]) -> Any:
     op = cmd["op"]
     if op == "connect":
@@ -261,6 +294,10 @@ async def execute(node: ActorRef[NodeServerMessage], cmd: dict[str, Any]) -> Any
     if op == "call":
         result = await _target(cmd).call(MESSAGES[cmd["msg"]](cmd), timeout=cmd.get("timeout"))
         return result.hex() if isinstance(result, bytes) else result
+    if op == "bench_cast":
+        return await bench_cast(_target(cmd), cmd["n"])
+    if op == "bench_call":
+        return await bench_call(_target(cmd), cmd["n"])
     if op == "hello_start":
         hello = where_is(f"hello-{NAME[0]}")
         assert hello is not None

@@ -34,7 +34,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ractor::rpc::CallResult;
 use ractor::{
@@ -556,6 +556,49 @@ async fn call_message(actor: &ActorRef<CounterMsg>, cmd: &Cmd) -> Result<Value, 
     })
 }
 
+/// Nearest-rank percentile of sorted ns samples, in µs (integer rank: as node_app.py).
+fn percentile_us(sorted_ns: &[u128], percent: usize) -> f64 {
+    let rank = (sorted_ns.len() * percent).div_ceil(100);
+    sorted_ns[rank.max(1) - 1] as f64 / 1000.0
+}
+
+/// `bench_cast` {to, n}: n casts of Add(1), then a Get call (60 s) once all arrived.
+async fn bench_cast(actor: &ActorRef<CounterMsg>, n: u64) -> Result<Value, Fail> {
+    let started = Instant::now();
+    for _ in 0..n {
+        actor
+            .cast(CounterMsg::Add(1))
+            .map_err(|e| ractor_fail(RactorErr::from(e)))?;
+    }
+    let total: i64 = call_counter(actor, CounterMsg::Get, Some(60_000)).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(json!({"seconds": seconds, "rate": n as f64 / seconds, "total": total}))
+}
+
+/// `bench_call` {to, n}: n sequential Echo("ping") calls (5 s each); round trips in µs.
+async fn bench_call(actor: &ActorRef<CounterMsg>, n: usize) -> Result<Value, Fail> {
+    if n < 1 {
+        return Err(fail("ValueError", "bench_call needs n >= 1"));
+    }
+    let mut samples: Vec<u128> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let answer =
+            call_t!(actor, CounterMsg::Echo, 5000, "ping".to_string()).map_err(ractor_fail)?;
+        samples.push(started.elapsed().as_nanos());
+        if answer != "ping" {
+            return Err(fail("ValueError", format!("Echo answered {answer:?}")));
+        }
+    }
+    samples.sort_unstable();
+    let mean_us = samples.iter().sum::<u128>() as f64 / samples.len() as f64 / 1000.0;
+    Ok(json!({
+        "p50_us": percentile_us(&samples, 50),
+        "p99_us": percentile_us(&samples, 99),
+        "mean_us": mean_us,
+    }))
+}
+
 async fn execute(ctx: &Ctx, cmd: &Cmd) -> Result<Value, Fail> {
     let op: String = cmd.get("op")?;
     match op.as_str() {
@@ -618,6 +661,8 @@ async fn execute(ctx: &Ctx, cmd: &Cmd) -> Result<Value, Fail> {
             let actor = target(ctx, cmd).await?;
             call_message(&actor, cmd).await
         }
+        "bench_cast" => bench_cast(&target(ctx, cmd).await?, cmd.get("n")?).await,
+        "bench_call" => bench_call(&target(ctx, cmd).await?, cmd.get("n")?).await,
         "spawn" => {
             let name: String = cmd.get("name")?;
             let groups: Vec<String> = cmd.opt("groups")?.unwrap_or_default();
