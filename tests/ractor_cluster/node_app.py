@@ -84,7 +84,7 @@ class Summary(CounterMsg, Call[str]):
 
 
 class Bytes(CounterMsg, Call[bytes]):
-    """The Rust variant has its reply port first: Bytes(RpcReplyPort<Vec<u8>>, u8, String)."""
+    """Two arguments and a reply (the reply port's position never reaches the wire)."""
 
     count: U8
     text: str

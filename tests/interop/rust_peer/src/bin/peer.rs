@@ -44,7 +44,7 @@ use ractor::{
 use ractor_cluster::node::{NodeConnectionMode, NodeServerSessionInformation};
 use ractor_cluster::{
     ClientConnectErr, IncomingEncryptionMode, NodeEventSubscription, NodeServer, NodeServerMessage,
-    NodeSessionMessage, RactorClusterMessage,
+    NodeSessionMessage,
 };
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -57,36 +57,12 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 // The counter actor (mirrors node_app.py's CounterMsg / CounterActor)
 // ------------------------------------------------------------------------------------------
 
-/// Messages of the test counter (one of each kind of field). Variant names, field order and
-/// field types must stay identical to the Python `CounterMsg` family in node_app.py.
-#[derive(RactorClusterMessage)]
-enum CounterMsg {
-    Add(i64),
-    Note(String),
-    Mixed(u8, u128, f64, char, Vec<bool>, Vec<u8>),
-    #[rpc]
-    Get(RpcReplyPort<i64>),
-    #[rpc]
-    Echo(String, RpcReplyPort<String>),
-    #[rpc]
-    Notes(RpcReplyPort<Vec<u32>>),
-    #[rpc]
-    Slow(u32, RpcReplyPort<bool>),
-    #[rpc]
-    Summary(RpcReplyPort<String>),
-    /// The reply port first, then two arguments: answers `text` repeated `count` times.
-    #[rpc]
-    Bytes(RpcReplyPort<Vec<u8>>, u8, String),
-}
-
-/// The upstream pg-groups integration test's actor: Hey is re-cast to every remote member of
-/// the "hello" group while this actor has seen at most 10; IsDone once it has seen 10.
-#[derive(RactorClusterMessage)]
-enum HelloMsg {
-    Hey(String),
-    #[rpc]
-    IsDone(RpcReplyPort<bool>),
-}
+// The message enums are the ones `ractor-derive gen --lang rust` writes from the Python
+// declarations in tests/ractor_cluster/node_app.py (CounterMsg, HelloMsg); a test keeps the
+// generated file fresh.
+#[path = "../generated/node_app.rs"]
+mod node_app;
+use node_app::{CounterMsg, HelloMsg};
 
 const HELLO_GROUP: &str = "hello";
 
@@ -232,7 +208,7 @@ impl Actor for CounterActor {
                     json!({"total": state.total, "notes": state.notes, "mixed": state.mixed});
                 let _ = reply.send(summary.to_string());
             }
-            CounterMsg::Bytes(reply, count, text) => {
+            CounterMsg::Bytes(count, text, reply) => {
                 let _ = reply.send(text.as_bytes().repeat(usize::from(count)));
             }
         }
@@ -546,7 +522,7 @@ async fn call_message(actor: &ActorRef<CounterMsg>, cmd: &Cmd) -> Result<Value, 
         "bytes" => {
             let count: u8 = cmd.get("count")?;
             let text: String = cmd.get("text")?;
-            let build = move |p| CounterMsg::Bytes(p, count, text);
+            let build = move |p| CounterMsg::Bytes(count, text, p);
             json!(hex(&call_counter(actor, build, timeout_ms).await?))
         }
         "add" | "note" | "mixed" => {
