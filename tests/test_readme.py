@@ -1,4 +1,7 @@
-"""The README's examples and the demo run as written."""
+"""The README's examples and the demo run as written.
+
+Every ```python block is a whole program and runs; ```py blocks are fragments.
+"""
 
 from __future__ import annotations
 

@@ -243,3 +243,37 @@ def test_a_remote_call_past_its_timeout_fails_cleanly_and_the_late_reply_is_igno
     assert time.monotonic() - started < 0.5
     time.sleep(0.7)  # the late reply (if any) arrives and must be ignored
     assert a.rpc("call", to="counter-b", msg="echo", text="still fine", timeout=5) == "still fine"
+
+
+def test_inspect_lists_a_nodes_sessions_actors_and_groups(
+    nodes: Callable[..., NodeProcess], tmp_path: Any
+) -> None:
+    import subprocess
+    import sys
+
+    from .harness import ROOT
+
+    a, b = nodes("a"), nodes("b")
+    a.rpc("connect", address=b.address)
+    connected(a, b)
+    cookie = tmp_path / "cookie"
+    cookie.write_text("cookie\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "ractor_cluster", "inspect", a.address, "--cookie-file",
+         str(cookie)],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"peer a@localhost at {a.address}" in out
+    assert "name counter-a" in out and "name hello-a" in out
+    assert "__default_scope__/test: pids" in out
+    wrong = tmp_path / "wrong"
+    wrong.write_text("nope")
+    refused = subprocess.run(
+        [sys.executable, "-m", "ractor_cluster", "inspect", a.address, "--cookie-file",
+         str(wrong), "--timeout", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )
+    assert refused.returncode == 1
+    assert "could not authenticate" in refused.stderr
