@@ -25,7 +25,7 @@ from ..ractor_cluster.harness import NodeProcess
 from .cargo import rust_binary
 from .raw import RawClient, frame
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(600)  # the first test may build the Rust peer
 
 Factory = Callable[..., NodeProcess]
 
