@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +16,6 @@ from .harness import NodeProcess
 from .test_nodes import connected, sees
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def nodes() -> Iterator[Callable[..., NodeProcess]]:
-    started: list[NodeProcess] = []
-
-    def make(name: str, **kwargs: Any) -> NodeProcess:
-        node = NodeProcess(name, **kwargs)
-        started.append(node)
-        return node
-
-    yield make
-    for node in started:
-        node.kill()
 
 
 def members(node: NodeProcess, group: str, scope: str | None = None) -> list[list[Any]]:

@@ -6,7 +6,7 @@ import json
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,20 +16,6 @@ from ractor_cluster.protocol import auth_pb2, meta_pb2, node_pb2
 from .harness import NodeProcess
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def nodes() -> Iterator[Callable[..., NodeProcess]]:
-    started: list[NodeProcess] = []
-
-    def make(name: str, **kwargs: Any) -> NodeProcess:
-        node = NodeProcess(name, **kwargs)
-        started.append(node)
-        return node
-
-    yield make
-    for node in started:
-        node.kill()
 
 
 def connected(a: NodeProcess, b: NodeProcess) -> None:
