@@ -107,3 +107,52 @@ class RawClient:
                 if msg.control.WhichOneof("msg") == arm:
                     return seen
         raise TimeoutError(f"no {arm} control message within {timeout}s")
+
+
+class RawServer:
+    """Accepts one connection and speaks the server side of the protocol frame by frame."""
+
+    def __init__(self, cookie: str = "cookie", name: str = "raw@localhost") -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(10)
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.cookie = cookie
+        self.own = auth_pb2.NameMessage(
+            name=name, flags=auth_pb2.NodeFlags(version=1), connection_string=self.address
+        )
+        self.client: RawClient | None = None
+
+    def accept(self) -> RawClient:
+        """Take the next connection (a RawClient object serves as the framed socket)."""
+        sock, _ = self.listener.accept()
+        sock.settimeout(5)
+        conn = RawClient.__new__(RawClient)
+        conn.sock = sock
+        conn.reader = FrameReader()
+        conn.inbox = []
+        self.client = conn
+        return conn
+
+    def authenticate(self, conn: RawClient) -> None:
+        """Run the server handshake with an OK status (raises if the client gives up)."""
+        from ractor_cluster._auth import ServerHandshake
+        from ractor_cluster.protocol import auth_pb2 as auth
+
+        handshake = ServerHandshake(self.cookie, self.own)
+        while not handshake.authenticated:
+            msg = conn.receive()
+            if msg is None:
+                raise ConnectionError("the client closed the connection during the handshake")
+            step = handshake.receive(msg.auth)
+            if step.need_check:
+                step = handshake.checked(auth.ServerStatus.OK)
+            if step.failure:
+                raise ConnectionError(step.failure)
+            for out in step.send:
+                conn.send(frame(meta_pb2.NetworkMessage(auth=out)))
+
+    def close(self) -> None:
+        """Close the listener and the connection."""
+        if self.client is not None:
+            self.client.close()
+        self.listener.close()

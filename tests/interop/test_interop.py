@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import trustme
 
-from ractor_cluster.protocol import control_pb2, meta_pb2, node_pb2
+from ractor_cluster.protocol import auth_pb2, control_pb2, meta_pb2, node_pb2
 
 from ..ractor_cluster.harness import NodeProcess
 from .cargo import rust_binary
-from .raw import RawClient, frame
+from .raw import RawClient, RawServer, frame
 
 pytestmark = pytest.mark.timeout(600)  # the first test may build the Rust peer
 
@@ -429,3 +429,143 @@ def test_tls_connections_authenticate_both_ways(
     connected(client, server)
     sees(client, "counter-a")
     assert client.rpc("call", to="counter-a", msg="echo", text="tls", timeout=5) == "tls"
+
+
+# ------------------------------------------------------------------ frame-level extras
+
+
+def _call(pid: int, tag: int, variant: str, what: bytes, timeout_ms: int = 500) -> bytes:
+    call = node_pb2.Call(to=pid, tag=tag, variant=variant, what=what, timeout_ms=timeout_ms)
+    return frame(meta_pb2.NetworkMessage(node=node_pb2.NodeMessage(call=call)))
+
+
+def _replies(client: RawClient, timeout: float) -> list[node_pb2.CallReply]:
+    got: list[node_pb2.CallReply] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = client.receive(max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        if msg is None:
+            break
+        if msg.WhichOneof("message") == "node" and msg.node.WhichOneof("msg") == "reply":
+            got.append(msg.node.reply)
+    return got
+
+
+def _echo_args(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack(">Q", len(data)) + data
+
+
+def test_rust_tags_its_calls_from_1_upwards_and_takes_our_replies(rs: Factory) -> None:
+    rust = rs("b")
+    server = RawServer()
+    try:
+        rust.rpc("connect", address=server.address)
+        conn = server.accept()
+        server.authenticate(conn)
+        conn.wait_for_control("ready")
+        advertised = control_pb2.Spawn(actors=[control_pb2.Actor(pid=1, name="counter-x")])
+        conn.send(frame(meta_pb2.NetworkMessage(control=control_pb2.ControlMessage(
+            spawn=advertised))))
+        conn.send(frame(meta_pb2.NetworkMessage(control=control_pb2.ControlMessage(
+            ready=control_pb2.Ready()))))
+        sees(rust, "counter-x")
+        for expected_tag, text in ((1, "first"), (2, "second"), (3, "third")):
+            answer: dict[str, Any] = {}
+            caller = threading.Thread(target=lambda t=text, a=answer: a.update(
+                rust.try_rpc("call", to="counter-x", msg="echo", text=t, timeout=5)))
+            caller.start()
+            deadline = time.monotonic() + 5
+            call = None
+            while call is None and time.monotonic() < deadline:
+                msg = conn.receive(5)
+                assert msg is not None
+                if msg.WhichOneof("message") == "node":
+                    call = msg.node.call
+            assert call is not None
+            assert (call.to, call.tag, call.variant) == (1, expected_tag, "Echo")
+            assert call.HasField("timeout_ms") and call.timeout_ms == 5000
+            assert call.what == _echo_args(text)
+            reply = node_pb2.CallReply(to=call.to, tag=call.tag, what=text.encode())
+            conn.send(frame(meta_pb2.NetworkMessage(node=node_pb2.NodeMessage(reply=reply))))
+            caller.join(10)
+            assert answer == {"id": answer.get("id"), "ok": True, "result": text}
+    finally:
+        server.close()
+
+
+def test_calls_rust_cannot_deliver_get_no_reply_and_its_actor_keeps_running(rs: Factory) -> None:
+    rust = rs("b")
+    client = RawClient(rust.address)
+    try:
+        client.authenticate()
+        pid = _counter_pid(client.wait_for_control("ready"), "counter-b")
+        client.ready()
+        client.send(_call(999_999, 1, "Echo", _echo_args("nobody")))  # an unadvertised pid
+        client.send(_call(pid, 2, "NoSuchVariant", b""))  # an unknown variant
+        client.send(_call(pid, 3, "Echo", _echo_args("x") + b"\x00"))  # trailing bytes
+        assert _replies(client, 1.0) == []
+        client.send(_call(pid, 4, "Echo", _echo_args("alive")))
+        (reply,) = _replies(client, 2.0)
+        assert (reply.to, reply.tag, reply.what) == (pid, 4, b"alive")
+    finally:
+        client.close()
+
+
+def test_without_our_ready_rust_still_serves_calls_but_reports_not_ready(rs: Factory) -> None:
+    rust = rs("b")
+    client = RawClient(rust.address)
+    try:
+        client.authenticate()
+        pid = _counter_pid(client.wait_for_control("ready"), "counter-b")
+        client.send(_call(pid, 1, "Echo", _echo_args("no ready")))
+        (reply,) = _replies(client, 2.0)
+        assert reply.what == b"no ready"
+        assert rust.rpc("ready") == [False]
+    finally:
+        client.close()
+
+
+def test_rust_drops_a_client_that_answers_before_naming_itself(rs: Factory) -> None:
+    rust = rs("b")
+    client = RawClient(rust.address)
+    try:
+        reply = auth_pb2.ChallengeReply(challenge=1, digest=b"\x00" * 32)
+        client.send(frame(meta_pb2.NetworkMessage(
+            auth=auth_pb2.AuthenticationMessage(client_challenge=reply))))
+        assert client.closed_by_peer(timeout=5)
+    finally:
+        client.close()
+
+
+def test_a_rust_client_drops_a_server_that_challenges_before_its_status(rs: Factory) -> None:
+    rust = rs("b")
+    server = RawServer()
+    try:
+        rust.rpc("connect", address=server.address)
+        conn = server.accept()
+        msg = conn.receive(5)
+        assert msg is not None and msg.auth.WhichOneof("msg") == "name"
+        challenge = auth_pb2.Challenge(name=server.own.name, flags=server.own.flags,
+                                       challenge=7, connection_string=server.address)
+        conn.send(frame(meta_pb2.NetworkMessage(
+            auth=auth_pb2.AuthenticationMessage(server_challenge=challenge))))
+        assert conn.closed_by_peer(timeout=5)
+    finally:
+        server.close()
+    rust.expect(lambda e: e["event"] == "disconnected")
+
+
+def test_rust_refuses_a_client_that_claims_its_own_name(rs: Factory) -> None:
+    rust = rs("b")
+    client = RawClient(rust.address, name="b@localhost")
+    try:
+        with pytest.raises(ConnectionError):
+            client.authenticate()
+            client.wait_for_control("ready", timeout=2)
+    finally:
+        client.close()
+    assert rust.rpc("sessions") == []
