@@ -223,6 +223,7 @@ class _SessionEntry:
     node_id: NodeId
     is_server: bool
     stream: ClusterStream
+    session: Any  # the NodeSession (closed by the server whatever way it ended)
     peer_name: auth_pb2.NameMessage | None = None
     connection_id: int = 0
     authenticated: bool = False

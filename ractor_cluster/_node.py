@@ -187,12 +187,12 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         _log.info("node %s listening on %s", self.full_name, self.connection_string)
         return None
 
-    async def post_stop(self, myself: ActorRef[NodeServerMessage], state: None) -> None:
-        """Stop listening and close every session."""
+    def release(self) -> None:
+        """Stop listening and close every session (also after a kill)."""
         if self.listener is not None:
             self.listener.close()
         for entry in list(self.sessions.values()):
-            entry.stream.close()
+            entry.session.close()
 
     def own_name(self, connection_id: int = 0) -> auth_pb2.NameMessage:
         """This node's NameMessage."""
@@ -266,7 +266,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         if isinstance(event, (ActorTerminated, ActorFailed)):
             entry = self.sessions.pop(event.actor.id, None)
             if entry is not None:
-                entry.stream.close()
+                entry.session.close()
                 if isinstance(event, ActorFailed):
                     _log.warning("session %s failed: %r", entry.node_id, event.error)
                 self._fire("node_session_disconnected", entry)
@@ -292,7 +292,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             _log.warning("could not start a session: %s", exc)
             stream.close()
             return
-        entry = _SessionEntry(ref, node_id, is_server, stream)
+        entry = _SessionEntry(ref, node_id, is_server, stream, session)
         if not is_server:
             entry.connection_id = config.own.connection_id
         self.sessions[ref.id] = entry

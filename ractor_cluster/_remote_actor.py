@@ -82,6 +82,10 @@ class RemoteActor(Actor[SerializedMessage, None, None]):
         if port is not None:
             port.send(data)
 
+    def release(self) -> None:
+        """The stand-in stopped (its session ended, or it was killed): fail waiting calls."""
+        self.fail_pending(f"remote actor {self.pid} is no longer reachable")
+
     def fail_pending(self, why: str) -> None:
         """Fail every waiting call at once (the connection is gone)."""
         pending, self.pending = self.pending, {}

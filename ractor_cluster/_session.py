@@ -30,6 +30,7 @@ from ractor_core import (
     SerializedCall,
     SerializedCast,
     SupervisionEvent,
+    Timer,
     all_actors,
     demonitor_pids,
     monitor_pids,
@@ -131,7 +132,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.proxy_actors: dict[int, RemoteActor] = {}
         self.writer: FrameWriter | None = None
         self.reader_task: asyncio.Task[None] | None = None
-        self.timers: list[asyncio.TimerHandle] = []
+        self.timers: list[asyncio.TimerHandle] = []  # the handshake deadline
+        self.ping_timer: Timer | None = None
         self.started = time.monotonic()
         self.last_heard = self.started
         self.myself: ActorRef[NodeSessionMessage] | None = None
@@ -156,8 +158,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         """Start reading frames."""
         self.reader_task = asyncio.get_running_loop().create_task(self._read_loop(myself))
 
-    async def post_stop(self, myself: ActorRef[NodeSessionMessage], state: None) -> None:
-        """Close the connection and let go of everything tied to it."""
+    def release(self) -> None:
+        """Close the connection and let go of everything tied to it (also after a kill)."""
         self.close()
 
     def close(self) -> None:
@@ -165,6 +167,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         for timer in self.timers:
             timer.cancel()
         self.timers.clear()
+        if self.ping_timer is not None:
+            self.ping_timer.cancel()
         if self.myself is not None and self.elected:
             demonitor_pids(self.myself.id)
             pg.demonitor_scope(pg.ALL_SCOPES_NOTIFICATION, self.myself.id)
@@ -240,8 +244,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         liveness = self.config.liveness_timeout
         if liveness is not None:
             delay = min(delay, max(liveness / 3, 0.05))
-        self.timers = [t for t in self.timers if not t.cancelled()]
-        self.timers.append(myself.send_after(delay, _PingTick)._handle)  # type: ignore[arg-type]
+        self.ping_timer = myself.send_after(delay, _PingTick)
 
     async def handle_supervisor_evt(
         self, myself: ActorRef[NodeSessionMessage], event: SupervisionEvent, state: None

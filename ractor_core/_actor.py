@@ -74,3 +74,11 @@ class Actor(ABC, Generic[M, S, A]):
 
     async def post_stop(self, myself: ActorRef[M], state: S) -> None:
         """Run after a graceful stop or drain (not after a kill or a failure)."""
+
+    def release(self) -> None:
+        """Release what the actor holds, once it has stopped for any reason (kill included).
+
+        Python has no Drop: where a Rust actor's resources go with its state, override this
+        to close sockets or fail pending work. It runs synchronously after ``post_stop`` (or
+        instead of it), before the supervisor hears; it must not block, and errors are logged.
+        """

@@ -604,6 +604,10 @@ class ActorRef(Generic[M]):
                 failure = exc
                 _sup_log.warning("actor %s failed in post_stop: %r", self.id, exc)
         self._cleanup()
+        try:
+            self._actor.release()
+        except Exception:
+            _log.exception("actor %s: release() raised", self.id)
         if failure is not None:
             event: SupervisionEvent = ActorFailed(self, failure)
         else:

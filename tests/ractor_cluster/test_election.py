@@ -24,6 +24,7 @@ def entry(pid: int, *, incoming: bool, connection_id: int = 0) -> _SessionEntry:
         node_id=next(_node_ids),
         is_server=incoming,
         stream=object(),  # type: ignore[arg-type]
+        session=None,
         connection_id=connection_id,
         authenticated=True,
     )

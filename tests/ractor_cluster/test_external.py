@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
+
 from ractor_cluster import (
     GetReadyState,
     GetSessions,
@@ -56,4 +58,31 @@ async def test_two_nodes_authenticate_and_talk_over_a_unix_socket_pair() -> None
     counter = as_remote(proxies[0], Counter)
     assert await counter.call(Echo(text="over unix"), timeout=2) == "over unix"
     await left.stop_and_wait(timeout=5)
+    await right.stop_and_wait(timeout=5)
+
+
+async def test_killing_a_node_fails_its_pending_remote_calls_at_once() -> None:
+    from ractor_core import ReplyDropped
+
+    from .node_app import Slow
+
+    left = await spawn(NodeServer(0, "cookie", "left", "localhost"), None)
+    right = await spawn(NodeServer(0, "cookie", "right", "localhost"), None)
+    await spawn(CounterActor(), None, name="counter-right")
+    one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    reader1, writer1 = await asyncio.open_unix_connection(sock=one)
+    reader2, writer2 = await asyncio.open_unix_connection(sock=two)
+    client_connect_external(left, reader1, writer1)
+    accept_external(right, reader2, writer2)
+
+    async def advertised() -> bool:
+        return any(r.id.node_id is not None for r in remote_actors("counter-right"))
+
+    await _until(advertised)
+    stand_in = remote_actors("counter-right")[0]
+    pending = asyncio.create_task(as_remote(stand_in, Counter).call(Slow(ms=10_000)))
+    await asyncio.sleep(0.05)
+    left.kill()  # no post_stop anywhere: release() must still fail the call
+    with pytest.raises(ReplyDropped):
+        await asyncio.wait_for(pending, 2)
     await right.stop_and_wait(timeout=5)

@@ -153,3 +153,39 @@ async def test_an_unanswered_call_fails_when_the_actor_stops() -> None:
     ref.stop()
     with pytest.raises(ReplyDropped):
         await asyncio.wait_for(pending, 2)
+
+
+class Releasing(Recorder):
+    """Records release() calls in the shared log."""
+
+    def release(self) -> None:
+        self.released = getattr(self, "released", 0) + 1
+
+
+@pytest.mark.parametrize("how", ["stop", "kill", "fail"])
+async def test_release_runs_once_however_the_actor_ends(how: str) -> None:
+    from .actors import Fail
+
+    actor = Releasing()
+    ref = await spawn(actor, None)
+    if how == "stop":
+        ref.stop()
+    elif how == "kill":
+        ref.kill()
+    else:
+        ref.cast(Fail())
+    await ref.wait(timeout=2)
+    assert actor.released == 1
+
+
+async def test_a_raising_release_is_logged_and_the_actor_still_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(Recorder):
+        def release(self) -> None:
+            raise RuntimeError("cannot let go")
+
+    ref = await spawn(Broken(), None)
+    await ref.stop_and_wait(timeout=2)
+    assert not ref.is_alive
+    assert "release() raised" in caplog.text
