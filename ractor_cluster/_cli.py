@@ -28,7 +28,12 @@ from typing import Any
 
 from ractor_core import ActorRef, RactorError, pg, spawn
 
-from ._client import client_connect, client_connect_enc
+from ._client import (
+    accept_external,
+    client_connect,
+    client_connect_enc,
+    client_connect_external,
+)
 from ._errors import ClientConnectError
 from ._framing import DEFAULT_MAX_INBOUND_FRAME_SIZE
 from ._messages import (
@@ -69,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--listen", default=None, help="address to bind (default: all)")
     _add_cookie(node)
     node.add_argument("--connect", action="append", default=[], metavar="HOST:PORT")
+    node.add_argument("--unix-listen", metavar="PATH",
+                      help="also accept nodes on this Unix socket (an external transport)")
+    node.add_argument("--connect-unix", action="append", default=[], metavar="PATH",
+                      help="dial a node's Unix socket (an external transport)")
     node.add_argument("--app", help="module whose `start(node, name)` spawns its actors")
     node.add_argument("--transitive", action="store_true", help="dial the peers' peers")
     node.add_argument("--liveness", type=float, default=None, help="dead-peer timeout (s)")
@@ -137,6 +146,19 @@ async def _run_node(args: argparse.Namespace) -> int:
     if args.app:
         module = importlib.import_module(args.app)
         await module.start(node, args.name)
+    unix_server = None
+    if args.unix_listen:
+        unix_server = await asyncio.start_unix_server(
+            lambda r, w: accept_external(node, r, w, label=f"unix:{args.unix_listen}"),
+            args.unix_listen,
+        )
+    for path in args.connect_unix:
+        try:
+            reader, writer = await asyncio.open_unix_connection(path)
+        except OSError as exc:
+            print(f"ractor-cluster: cannot connect to {path}: {exc}", file=sys.stderr, flush=True)
+        else:
+            client_connect_external(node, reader, writer, label=f"unix:{path}")
     for address in args.connect:
         try:
             if client_tls is not None:
@@ -146,6 +168,8 @@ async def _run_node(args: argparse.Namespace) -> int:
         except ClientConnectError as exc:
             print(f"ractor-cluster: {exc}", file=sys.stderr, flush=True)
     await stop.wait()
+    if unix_server is not None:
+        unix_server.close()
     await node.stop_and_wait("shutdown", timeout=10)
     print("stopped", flush=True)
     return 0

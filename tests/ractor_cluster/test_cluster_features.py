@@ -208,3 +208,15 @@ def test_a_client_that_does_not_trust_the_server_is_refused(
     time.sleep(1)
     assert plain.rpc("sessions") == []
     assert server.rpc("sessions") == []
+
+
+def test_two_node_processes_talk_over_a_unix_socket_as_an_external_transport(
+    nodes: Callable[..., NodeProcess], tmp_path: Path
+) -> None:
+    path = str(tmp_path / "a.sock")
+    a = nodes("a", extra=["--unix-listen", path])
+    b = nodes("b", extra=["--connect-unix", path])
+    connected(a, b)
+    sees(b, "counter-a")
+    assert b.rpc("call", to="counter-a", msg="echo", text="over unix", timeout=5) == "over unix"
+    assert a.rpc("session_details") == [["b@localhost", True]]
