@@ -90,14 +90,49 @@ class FrameReader:
 class FrameWriter:
     """Writes frames, coalescing those sent during one loop pass into one write."""
 
-    __slots__ = ("_closed", "_loop", "_pending", "_scheduled", "_write")
+    __slots__ = ("_buffered", "_closed", "_limit", "_loop", "_on_failure", "_pending",
+                 "_scheduled", "_write")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, write: Callable[[bytes], object]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        write: Callable[[bytes], object],
+        *,
+        buffered: Callable[[], int] | None = None,
+        limit: int = 0,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
         self._loop = loop
         self._write = write
         self._pending: list[bytes] = []
         self._scheduled = False
         self._closed = False
+        self._buffered = buffered  # bytes the transport has not sent yet
+        self._limit = limit  # above this many, the peer is not reading: give up
+        self._on_failure = on_failure
+
+    @property
+    def closed(self) -> bool:
+        """Whether the writer refuses frames (closed, or the stream failed)."""
+        return self._closed
+
+    def _put(self, data: bytes) -> None:
+        try:
+            self._write(data)
+        except (RuntimeError, OSError, ConnectionError) as exc:
+            # the stream is gone (uvloop raises RuntimeError on a closed handle): the
+            # session ends through its reader; the frames are dropped, like Rust's on EOF
+            self._fail(f"write failed: {exc!r}")
+            return
+        buffered = self._buffered
+        if self._limit and buffered is not None and buffered() > self._limit:
+            self._fail("write_backpressure")
+
+    def _fail(self, why: str) -> None:
+        self._closed = True
+        self._pending.clear()
+        if self._on_failure is not None:
+            self._on_failure(why)
 
     def send(self, payload: bytes) -> None:
         """Send one frame (its payload; the prefix is added here).
@@ -110,7 +145,7 @@ class FrameWriter:
         if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self.flush)
-            self._write(_pack_len(len(payload)) + payload)
+            self._put(_pack_len(len(payload)) + payload)
             return
         pending = self._pending
         pending.append(_pack_len(len(payload)))
@@ -124,9 +159,11 @@ class FrameWriter:
             return
         data = b"".join(self._pending)
         self._pending.clear()
-        self._write(data)
+        self._put(data)
 
     def close(self) -> None:
         """Write what is queued, then refuse further frames."""
-        self.flush()
-        self._closed = True
+        try:
+            self.flush()
+        finally:
+            self._closed = True

@@ -18,6 +18,7 @@ from ractor_core import (
     ActorId,
     ActorRef,
     ActorTerminated,
+    MessagingError,
     SpawnError,
     SupervisionEvent,
     spawn_linked,
@@ -142,6 +143,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         self.sessions: dict[ActorId, _SessionEntry] = {}
         self.subscriptions: dict[str, NodeEventSubscription] = {}
         self.listener: asyncio.Server | None = None
+        self.dials: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -191,6 +193,8 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         """Stop listening and close every session (also after a kill)."""
         if self.listener is not None:
             self.listener.close()
+        for task in list(self.dials):
+            task.cancel()
         for entry in list(self.sessions.values()):
             entry.session.close()
 
@@ -257,7 +261,11 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
                     ]
                 )
             case _Dial(address=address):
-                await self._dial(myself, address)
+                # in the background, as Rust does: a slow or dead address must not hold up
+                # the NodeServer (sessions ask it election questions with short timeouts)
+                task = asyncio.get_running_loop().create_task(self._dial(myself, address))
+                self.dials.add(task)
+                task.add_done_callback(self.dials.discard)
 
     async def handle_supervisor_evt(
         self, myself: ActorRef[NodeServerMessage], event: SupervisionEvent, state: None
@@ -308,7 +316,10 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         except Exception as exc:
             _log.warning("transitive connection to %s failed: %s", address, exc)
             return
-        await self._open(myself, stream, is_server=False)
+        try:
+            myself.cast(ConnectionOpened(stream, is_server=False))
+        except MessagingError:
+            stream.close()
 
     # ------------------------------------------------------------------ election
 

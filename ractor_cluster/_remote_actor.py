@@ -29,6 +29,7 @@ __all__ = ["RemoteActor", "as_remote", "remote_actors"]
 M = TypeVar("M")
 
 _log = logging.getLogger("ractor.cluster.remote_actor")
+_U64_MAX = (1 << 64) - 1
 
 
 class _Link(Protocol):
@@ -61,20 +62,24 @@ class RemoteActor(Actor[SerializedMessage, None, None]):
                 encode_cast(self.pid, message.args, message.variant, message.metadata)
             )
         elif isinstance(message, SerializedCall):
+            port = message.reply
+            timeout = port.timeout
+            # u64 on the wire: a longer timeout than 2**64 ms is as good as none at all
+            timeout_ms = None if timeout is None else min(int(timeout * 1000), _U64_MAX)
             self.tag += 1
             tag = self.tag
-            port = message.reply
+            frame = encode_call(self.pid, message.args, tag, timeout_ms, message.variant,
+                                message.metadata)
             pending = self.pending
             if len(pending) >= 64:
                 for stale in [t for t, p in pending.items() if p.is_closed]:
                     del pending[stale]
             pending[tag] = port
-            timeout = port.timeout
-            timeout_ms = None if timeout is None else int(timeout * 1000)
-            self.link.send_frame(
-                encode_call(self.pid, message.args, tag, timeout_ms, message.variant,
-                            message.metadata)
-            )
+            try:
+                self.link.send_frame(frame)
+            except BaseException:
+                pending.pop(tag, None)
+                raise
 
     def reply(self, tag: int, data: bytes) -> None:
         """Answer the call ``tag`` with the reply bytes; unknown and late tags are ignored."""

@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 
 from ractor_core import (
     Actor,
+    ActorFailed,
     ActorRef,
     ActorTerminated,
     Call,
@@ -105,6 +106,7 @@ class SessionConfig:
     handshake_timeout: float
     liveness_timeout: float | None
     ping_interval: tuple[float, float] = (1.0, 5.0)
+    max_outbound_buffer: int = 64 * 1024 * 1024  # unsent bytes before the peer counts as stuck
 
 
 class NodeSession(Actor[NodeSessionMessage, None, None]):
@@ -146,7 +148,14 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         """Set up the writer; a client speaks first."""
         self.myself = myself
         loop = self.loop = asyncio.get_running_loop()
-        self.writer = FrameWriter(loop, self.stream.writer.write)
+        transport = self.stream.writer.transport
+        self.writer = FrameWriter(
+            loop,
+            self.stream.writer.write,
+            buffered=transport.get_write_buffer_size,
+            limit=self.config.max_outbound_buffer,
+            on_failure=self._finish,
+        )
         if isinstance(self.handshake, ClientHandshake):
             self._send(meta_pb2.NetworkMessage(auth=self.handshake.start()))
         self.timers.append(
@@ -180,6 +189,11 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         if self.writer is not None:
             self.writer.close()
         self.stream.close()
+        transport = self.stream.writer.transport
+        if transport.get_write_buffer_size():
+            # a graceful close waits for the buffer to drain: a peer that no longer reads
+            # would keep the socket and its buffer forever
+            self.loop.call_later(2.0, transport.abort)
 
     def _finish(self, reason: str) -> None:
         """Stop the session with ``reason`` (from the reader or a timer)."""
@@ -246,10 +260,32 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             delay = min(delay, max(liveness / 3, 0.05))
         self.ping_timer = myself.send_after(delay, _PingTick)
 
+    def handle_event_now(self, event: SupervisionEvent) -> bool:
+        """Write Spawn / Terminate / PgJoin / PgLeave the moment the local change happens.
+
+        Synchronous (the runtime's hook), so these frames go out before any message the
+        changed actor sends through a remote actor afterwards, as Rust's ordering gives.
+        """
+        if isinstance(event, (PidLifecycleEvent, ProcessGroupChanged)):
+            self._forward(event)
+            return True
+        return False
+
     async def handle_supervisor_evt(
         self, myself: ActorRef[NodeSessionMessage], event: SupervisionEvent, state: None
     ) -> None:
-        """Forward local actor and group changes to the peer; forget stopped proxies."""
+        """Forget stopped proxies (local changes are forwarded by handle_event_now)."""
+        if isinstance(event, (PidLifecycleEvent, ProcessGroupChanged)):
+            self._forward(event)
+        elif isinstance(event, (ActorTerminated, ActorFailed)):
+            pid = event.actor.id.pid
+            if not event.actor.id.is_local and self.proxies.get(pid) is event.actor:
+                del self.proxies[pid]
+                self.proxy_actors.pop(pid, None)
+
+    def _forward(self, event: PidLifecycleEvent | ProcessGroupChanged) -> None:
+        if not self.elected or self.stop_reason is not None:
+            return
         if isinstance(event, PidLifecycleEvent):
             ref = event.event.actor
             if not ref.id.is_local:
@@ -273,11 +309,6 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             else:
                 leave = control_pb2.PgLeave(group=change.group, scope=change.scope, actors=actors)
                 self._control(pg_leave=leave)
-        elif isinstance(event, ActorTerminated):
-            pid = event.actor.id.pid
-            if not event.actor.id.is_local and self.proxies.get(pid) is event.actor:
-                del self.proxies[pid]
-                self.proxy_actors.pop(pid, None)
 
     # ------------------------------------------------------------------ incoming
 
@@ -547,7 +578,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self, myself: ActorRef[NodeSessionMessage], actor: control_pb2.Actor
     ) -> ActorRef[Any]:
         existing = self.proxies.get(actor.pid)
-        if existing is not None and existing.is_alive:
+        if existing is not None and existing.status.is_active:
             return existing
         stand_in = RemoteActor(self, actor.pid)
         ref = await spawn_remote(

@@ -19,9 +19,15 @@ _call_variants: dict[str, bytes] = {}
 
 
 def varint(value: int) -> bytes:
-    """Base-128 varint of an unsigned integer."""
-    if value < 0x80:
+    """Base-128 varint of an unsigned integer (below 2**64).
+
+    Raises:
+        ValueError: the value is negative or does not fit in 64 bits.
+    """
+    if 0 <= value < 0x80:
         return _SMALL[value]
+    if value < 0 or value >> 64:
+        raise ValueError(f"{value} is not a u64")
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)

@@ -97,6 +97,7 @@ class ActorRef(Generic[M]):
         "_children",
         "_direct",
         "_done_waiters",
+        "_event_now",
         "_family",
         "_in_task",
         "_killed",
@@ -151,6 +152,9 @@ class ActorRef(Generic[M]):
         self._remote = not actor_id.is_local
         self._direct: Callable[[Any], None] | None = (
             getattr(actor, "handle_now", None) if self._remote else None
+        )
+        self._event_now: Callable[[SupervisionEvent], bool] | None = getattr(
+            actor, "handle_event_now", None
         )
         self._family: MessageFamily | bool | None = False  # False: not resolved yet
         self._state: Any = None
@@ -234,6 +238,8 @@ class ActorRef(Generic[M]):
             raise MessagingError(f"actor {self.id} is not running; the call was not sent", msg)
         if not isinstance(msg, Call):
             raise TypeError(f"call() takes an rpc message (a Call subclass), got {msg!r}")
+        if timeout is not None and not 0 <= timeout < float("inf"):
+            raise ValueError(f"a call timeout is a finite number of seconds >= 0, got {timeout}")
         existing = getattr(msg, "_ractor_reply", None)
         if existing is not None and not existing._answered:
             msg = copy.copy(msg)  # the same message is in flight elsewhere: never share a port
@@ -244,10 +250,14 @@ class ActorRef(Generic[M]):
         if self._remote:
             try:
                 serialized = self._serialize(msg)
+                self._send_remote(serialized)
+            except BaseException:
+                port._answered = True  # nothing will answer, and nobody will wait
+                fut.cancel()
+                raise
             finally:
                 _REPLY_SLOT.__set__(msg, None)
             del port
-            self._send_remote(serialized)
         else:
             del port
             self._queue.append(msg)
@@ -459,6 +469,13 @@ class ActorRef(Generic[M]):
         """Queue a supervision event; False when this actor no longer takes them."""
         if self._status >= _STOPPING:
             return False
+        now = self._event_now
+        if now is not None and self._status.is_active:
+            try:
+                if now(event):
+                    return True
+            except Exception:
+                _sup_log.exception("actor %s: handle_event_now raised", self.id)
         events = self._sup_events
         if events is None:
             events = self._sup_events = deque()
@@ -579,14 +596,16 @@ class ActorRef(Generic[M]):
         if msg is not None and isinstance(msg, Call):
             _REPLY_SLOT.__set__(msg, None)
         msg = None
-        await self._finish(state, reason, failure, outside_cancel)
+        outside_cancel = await self._finish(state, reason, failure, outside_cancel)
         state = failure = None
         if outside_cancel:
             raise asyncio.CancelledError
 
     async def _finish(
         self, state: Any, reason: str | None, failure: BaseException | None, cancelled: bool
-    ) -> None:
+    ) -> bool:
+        """Run post_stop (unless killed or failed), release, notify; return whether the task
+        was cancelled from outside (so that the caller re-raises the cancellation)."""
         self._accepting = False
         self._status = _STOPPING
         killed = self._killed
@@ -596,18 +615,17 @@ class ActorRef(Generic[M]):
             try:
                 await self._actor.post_stop(self, state)
             except asyncio.CancelledError:
-                if not self._killed:
+                if self._killed:
+                    reason = "killed"
+                else:
                     cancelled = True
-                reason = "killed"
+                    reason = "actor_task_cancelled"
                 state = None
             except Exception as exc:
                 failure = exc
                 _sup_log.warning("actor %s failed in post_stop: %r", self.id, exc)
         self._cleanup()
-        try:
-            self._actor.release()
-        except Exception:
-            _log.exception("actor %s: release() raised", self.id)
+        self._release()
         if failure is not None:
             event: SupervisionEvent = ActorFailed(self, failure)
         else:
@@ -617,6 +635,19 @@ class ActorRef(Generic[M]):
         if sup is not None:
             sup._children.pop(self.id, None)
         self._monitors.clear()
+        self._set_done()
+        return cancelled
+
+    def _release(self) -> None:
+        try:
+            self._actor.release()
+        except Exception:
+            _log.exception("actor %s: release() raised", self.id)
+
+    def _abandon(self) -> None:
+        """End an actor whose startup failed: clean up, release, wake the waiters."""
+        self._cleanup()
+        self._release()
         self._set_done()
 
     def _cleanup(self) -> None:
@@ -693,20 +724,17 @@ async def _spawn(
     try:
         state = await actor.pre_start(ref, args)
     except BaseException as exc:
-        ref._cleanup()
-        ref._set_done()
+        ref._abandon()
         if isinstance(exc, Exception):
             label = f"{type(actor).__name__}" + (f" {name!r}" if name else "")
             raise SpawnError(f"{label} failed to start: {exc!r}", name=name) from exc
         raise
     if ref._killed:
-        ref._cleanup()
-        ref._set_done()
+        ref._abandon()
         raise SpawnError(f"{type(actor).__name__} was killed during startup", name=name)
     if supervisor is not None:
         if supervisor._status >= _DRAINING:
-            ref._cleanup()
-            ref._set_done()
+            ref._abandon()
             raise SpawnError(f"supervisor {supervisor.id} is shutting down", name=name)
         ref.link(supervisor)
     ref._state = state

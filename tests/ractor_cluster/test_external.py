@@ -86,3 +86,51 @@ async def test_killing_a_node_fails_its_pending_remote_calls_at_once() -> None:
     with pytest.raises(ReplyDropped):
         await asyncio.wait_for(pending, 2)
     await right.stop_and_wait(timeout=5)
+
+
+async def test_a_new_actors_spawn_and_join_reach_the_peer_before_its_first_message() -> None:
+    from ractor_cluster.protocol import meta_pb2
+    from ractor_core import Actor, ActorRef, pg
+
+    from .node_app import Note
+
+    class Worker(Actor[Counter, None, ActorRef[Counter]]):
+        async def pre_start(self, myself: ActorRef[Counter], boss: ActorRef[Counter]) -> None:
+            pg.join("workers", [myself])
+            boss.cast(Note(text="I am up: find me in 'workers'"))
+
+    left = await spawn(NodeServer(0, "cookie", "left", "localhost"), None)
+    right = await spawn(NodeServer(0, "cookie", "right", "localhost"), None)
+    await spawn(CounterActor(), None, name="boss")
+    one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    reader1, writer1 = await asyncio.open_unix_connection(sock=one)
+    reader2, writer2 = await asyncio.open_unix_connection(sock=two)
+    client_connect_external(left, reader1, writer1)
+    accept_external(right, reader2, writer2)
+
+    async def both_sides_see_the_boss() -> bool:
+        return len(remote_actors("boss")) == 2
+
+    await _until(both_sides_see_the_boss)
+    (info,) = (await left.call(GetSessions(), timeout=2)).values()
+    session = info.actor._actor  # white box: watch the frames this session writes
+    sent: list[str | None] = []
+    write = session.writer._write
+
+    def spy(data: bytes) -> object:
+        pos = 0
+        while pos < len(data):
+            size = int.from_bytes(data[pos : pos + 8], "big")
+            msg = meta_pb2.NetworkMessage.FromString(data[pos + 8 : pos + 8 + size])
+            arm = msg.control if msg.WhichOneof("message") == "control" else msg.node
+            sent.append(arm.WhichOneof("msg"))
+            pos += 8 + size
+        return write(data)
+
+    session.writer._write = spy
+    boss = next(r for r in remote_actors("boss") if r.supervisor == info.actor)
+    await spawn(Worker(), as_remote(boss, Counter))
+    await asyncio.sleep(0.1)
+    assert sent[:3] == ["spawn", "pg_join", "cast"]
+    await left.stop_and_wait(timeout=5)
+    await right.stop_and_wait(timeout=5)

@@ -147,3 +147,10 @@ async def test_multi_call_collects_replies_and_errors() -> None:
     results = await multi_call([*alive, dead], Echo("x"), timeout=2)
     assert results[:3] == ["x", "x", "x"]
     assert isinstance(results[3], MessagingError)
+
+
+@pytest.mark.parametrize("timeout", [-1.0, float("inf"), float("nan")])
+async def test_a_call_timeout_must_be_finite_and_not_negative(timeout: float) -> None:
+    ref = await spawn(Recorder(), None)
+    with pytest.raises(ValueError, match="finite number of seconds"):
+        await ref.call(Echo(1), timeout=timeout)

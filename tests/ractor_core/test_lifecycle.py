@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from ractor_core import (
+    ActorRef,
     ActorStatus,
     ActorTerminated,
     MessagingError,
@@ -18,7 +19,7 @@ from ractor_core import (
     where_is,
 )
 
-from .actors import GetNotes, Hold, Msg, Note, Recorder, Sleep, events_of
+from .actors import Book, GetNotes, Hold, Msg, Note, Recorder, Sleep, events_of
 
 
 async def test_spawn_returns_after_pre_start_and_runs_post_start_first() -> None:
@@ -189,3 +190,33 @@ async def test_a_raising_release_is_logged_and_the_actor_still_ends(
     await ref.stop_and_wait(timeout=2)
     assert not ref.is_alive
     assert "release() raised" in caplog.text
+
+
+async def test_release_runs_when_startup_fails() -> None:
+    class FailingStart(Releasing):
+        async def pre_start(self, myself: ActorRef[Msg], args: list[str] | None) -> Book:
+            raise ValueError("no")
+
+    actor = FailingStart()
+    with pytest.raises(SpawnError):
+        await spawn(actor, None)
+    assert actor.released == 1
+
+
+async def test_cancelling_the_task_during_post_stop_is_not_swallowed() -> None:
+    started = asyncio.Event()
+
+    class SlowStop(Recorder):
+        async def post_stop(self, myself: ActorRef[Msg], state: Book) -> None:
+            started.set()
+            await asyncio.sleep(10)
+
+    ref = await spawn(SlowStop(), None)
+    ref.stop()
+    await asyncio.wait_for(started.wait(), 2)
+    task = ref._task
+    assert task is not None
+    task.cancel()  # from outside: e.g. the loop shutting down
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)
+    assert not ref.is_alive
