@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ractor_cluster._wire import encode_call, encode_cast, encode_reply, varint
@@ -126,3 +126,43 @@ def test_the_encoders_reproduce_the_protocol_examples() -> None:
     call = encode_call(7, b"", 1, 500, "IsDone")
     assert call.hex(" ") == "12 11 12 0f 08 07 18 01 20 f4 03 2a 06 49 73 44 6f 6e 65"
     assert encode_reply(7, 1, b"\x01").hex(" ") == "12 09 1a 07 08 07 10 01 1a 01 01"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200))
+def test_the_fast_decoder_never_disagrees_with_protobuf_on_random_bytes(data: bytes) -> None:
+    from ractor_cluster._wire import decode_node
+
+    fast = decode_node(data)
+    if fast is None:
+        return  # left to protobuf, which decides
+    msg = meta_pb2.NetworkMessage.FromString(data)  # must parse: the fast path accepted it
+    assert msg.WhichOneof("message") == "node"
+    arm = msg.node.WhichOneof("msg")
+    assert arm == fast[0]
+    inner = getattr(msg.node, arm)
+    assert inner.to == fast[1]
+    assert inner.what == fast[2]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=1, max_size=64), st.integers(0, 60))
+def test_the_fast_decoder_never_disagrees_with_protobuf_on_mutated_frames(
+    noise: bytes, where: int
+) -> None:
+    from ractor_cluster._wire import decode_node, encode_call
+
+    good = encode_call(7, b"args", 3, 500, "Echo", b"m")
+    data = good[:where] + noise + good[where + len(noise):]
+    fast = decode_node(data)
+    if fast is None:
+        return
+    msg = meta_pb2.NetworkMessage.FromString(data)
+    arm = msg.node.WhichOneof("msg")
+    assert arm == fast[0]
+    inner = getattr(msg.node, arm)
+    assert (inner.to, inner.what) == (fast[1], fast[2])
+    if arm == "call":
+        assert (inner.tag, inner.variant) == (fast[4], fast[3])
+        assert (inner.timeout_ms if inner.HasField("timeout_ms") else None) == fast[5]
+        assert (inner.metadata if inner.HasField("metadata") else None) == fast[6]
