@@ -21,7 +21,6 @@ from ._errors import (
     ClusterError,
     EncryptionConnectError,
     FrameError,
-    HandshakeError,
     MessagingConnectError,
     SocketConnectError,
 )
@@ -59,7 +58,6 @@ __all__ = [
     "GetNodeInfo",
     "GetReadyState",
     "GetSessions",
-    "HandshakeError",
     "IncomingEncryptionMode",
     "MessagingConnectError",
     "NodeConnectionMode",

@@ -8,8 +8,7 @@
         │   ├── SocketConnectError   the address could not be resolved or dialed
         │   ├── MessagingConnectError  the NodeServer is not running
         │   └── EncryptionConnectError the TLS handshake failed
-        ├── FrameError               a frame is malformed or over the inbound limit
-        └── HandshakeError           the peer broke the authentication protocol
+        └── FrameError               a frame is malformed or over the inbound limit
 
 A session that meets bad input ends with a logged reason; these errors never escape into
 the node's other sessions or actors.
@@ -24,7 +23,6 @@ __all__ = [
     "ClusterError",
     "EncryptionConnectError",
     "FrameError",
-    "HandshakeError",
     "MessagingConnectError",
     "SocketConnectError",
 ]
@@ -53,6 +51,3 @@ class EncryptionConnectError(ClientConnectError):
 class FrameError(ClusterError):
     """A frame is malformed: over the inbound size limit, or not a NetworkMessage."""
 
-
-class HandshakeError(ClusterError):
-    """The peer broke the authentication protocol (wrong cookie, wrong order, ...)."""

@@ -11,7 +11,6 @@ import logging
 from . import pg
 from ._actor import Actor
 from ._errors import (
-    ActorProcessingError,
     CallError,
     CallTimeout,
     MessagingError,
@@ -71,7 +70,6 @@ __all__ = [
     "Actor",
     "ActorFailed",
     "ActorId",
-    "ActorProcessingError",
     "ActorRef",
     "ActorStarted",
     "ActorStatus",

@@ -9,8 +9,10 @@
     │   ├── CallTimeout              no reply within the caller's timeout
     │   └── ReplyDropped             the callee stopped, or discarded the reply port unanswered
     ├── ReplyPortError               a reply port was used twice, or read off a cast
-    ├── WaitTimeout                  an actor did not stop within the given time
-    └── ActorProcessingError         wraps an exception raised inside an actor's handler
+    └── WaitTimeout                  an actor did not stop within the given time
+
+An exception raised inside an actor's hook is not wrapped: the supervisor receives it as is,
+in ``ActorFailed.error``.
 
 Every error carries a message a person can act on.
 """
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
     from ._id import ActorId
 
 __all__ = [
-    "ActorProcessingError",
     "CallError",
     "CallTimeout",
     "MessagingError",
@@ -78,6 +79,3 @@ class ReplyPortError(RactorError):
 class WaitTimeout(RactorError, TimeoutError):
     """An actor did not stop within the time given to ``wait`` (or ``stop_and_wait``)."""
 
-
-class ActorProcessingError(RactorError):
-    """An exception raised inside an actor's hook; the original is ``__cause__``."""
