@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ractor_core import ActorId, ActorRef, Call
@@ -130,7 +130,6 @@ class ConnectionOpened:
 
     stream: ClusterStream
     is_server: bool
-    ssl_context: ssl.SSLContext | None = None
 
 
 @dataclass(frozen=True)
@@ -228,7 +227,6 @@ class _SessionEntry:
     connection_id: int = 0
     authenticated: bool = False
     ready: bool = False
-    notified: set[str] = field(default_factory=set)
 
     def info(self) -> NodeServerSessionInformation:
         peer = None

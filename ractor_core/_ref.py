@@ -107,7 +107,6 @@ class ActorRef(Generic[M]):
         "_prio",
         "_queue",
         "_remote",
-        "_state",
         "_status",
         "_stop_reason",
         "_stop_requested",
@@ -157,7 +156,6 @@ class ActorRef(Generic[M]):
             actor, "handle_event_now", None
         )
         self._family: MessageFamily | bool | None = False  # False: not resolved yet
-        self._state: Any = None
 
     # ------------------------------------------------------------------ properties
 
@@ -676,7 +674,6 @@ class ActorRef(Generic[M]):
                 _REPLY_SLOT.__set__(dropped, None)
         self._sup_events = None
         self._status = _STOPPED
-        self._state = None
 
 
 # ---------------------------------------------------------------------- spawning
@@ -737,7 +734,6 @@ async def _spawn(
             ref._abandon()
             raise SpawnError(f"supervisor {supervisor.id} is shutting down", name=name)
         ref.link(supervisor)
-    ref._state = state
     if ref._status == _STARTING:
         ref._status = _RUNNING
     ref._task = loop.create_task(ref._run(state))
