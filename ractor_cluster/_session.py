@@ -9,6 +9,7 @@ sync, live Spawn / Terminate / PgJoin / PgLeave as local actors change, and Ping
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import time
@@ -72,6 +73,8 @@ __all__ = [
 _log = logging.getLogger("ractor.cluster.session")
 
 _READ_CHUNK = 256 * 1024
+_BACKLOG_HIGH = 4096  # frames waiting behind a slow one: stop reading from the socket
+_BACKLOG_LOW = 1024  # ... and read again below this
 _CHECK_TIMEOUT = 2.0  # the NodeServer answers election questions within this (Rust: 0.5 s)
 
 
@@ -133,7 +136,12 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.proxies: dict[int, ActorRef[Any]] = {}
         self.proxy_actors: dict[int, RemoteActor] = {}
         self.writer: FrameWriter | None = None
-        self.reader_task: asyncio.Task[None] | None = None
+        self.reader_task: asyncio.Task[None] | None = None  # only for the fallback read loop
+        self.frames = FrameReader(config.max_inbound_frame_size)
+        self.backlog: collections.deque[bytes] = collections.deque()
+        self.processor: asyncio.Task[None] | None = None
+        self.paused = False
+        self.lost = False
         self.timers: list[asyncio.TimerHandle] = []  # the handshake deadline
         self.ping_timer: Timer | None = None
         self.started = time.monotonic()
@@ -165,7 +173,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
 
     async def post_start(self, myself: ActorRef[NodeSessionMessage], state: None) -> None:
         """Start reading frames."""
-        self.reader_task = asyncio.get_running_loop().create_task(self._read_loop(myself))
+        self._start_reading(myself)
 
     def release(self) -> None:
         """Close the connection and let go of everything tied to it (also after a kill)."""
@@ -183,9 +191,10 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             pg.demonitor_scope(pg.ALL_SCOPES_NOTIFICATION, self.myself.id)
         for actor in self.proxy_actors.values():
             actor.fail_pending(f"the connection to {self._peer_label()} was lost")
-        task = self.reader_task
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            task.cancel()
+        for task in (self.reader_task, self.processor):
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                task.cancel()
+        self.backlog.clear()
         if self.writer is not None:
             self.writer.close()
         self.stream.close()
@@ -312,58 +321,154 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
 
     # ------------------------------------------------------------------ incoming
 
+    def _start_reading(self, myself: ActorRef[NodeSessionMessage]) -> None:
+        """Take over the stream's transport, so frames are handled as they arrive.
+
+        Node frames (casts, calls, replies) are handled right in ``data_received``; frames
+        that need to wait for something (the handshake, control messages) go to a processor
+        task, and every frame after them waits its turn: arrival order is kept. Streams whose
+        transport cannot change protocol are read by a task instead.
+        """
+        self.frames = FrameReader(self.config.max_inbound_frame_size)
+        stream: Any = self.stream.reader  # its private buffer: bytes it already received
+        transport: Any = self.stream.writer.transport
+        try:
+            leftover = bytes(stream._buffer)
+            eof = bool(stream._eof)
+            transport.set_protocol(_Inbound(self))
+        except (AttributeError, NotImplementedError):
+            self.reader_task = self.loop.create_task(self._read_loop(myself))
+            return
+        stream._buffer.clear()
+        if leftover:
+            self._on_data(leftover)
+        if eof:
+            self._on_lost(None)
+
+    def _on_data(self, data: bytes) -> None:
+        if self.stop_reason is not None:
+            return
+        self.last_heard = time.monotonic()
+        try:
+            frames = self.frames.feed(data)
+        except FrameError as exc:
+            self._read_failed("frame_read_error", exc)
+            return
+        backlog = self.backlog
+        if not backlog and self.processor is None:
+            for i, payload in enumerate(frames):
+                if self.stop_reason is not None:
+                    return
+                if payload[:1] == b"\x12" and self.authenticated:  # the hot path
+                    frame = decode_node(payload)
+                    if frame is not None:
+                        self._on_node(*frame)
+                        continue
+                backlog.extend(frames[i:])
+                break
+        else:
+            backlog.extend(frames)
+        if backlog:
+            if self.processor is None and self.myself is not None:
+                self.processor = self.loop.create_task(self._process(self.myself))
+            if len(backlog) > _BACKLOG_HIGH and not self.paused:
+                self.paused = True
+                transport: Any = self.stream.writer.transport
+                transport.pause_reading()
+        elif self.frames.failed:
+            self._read_failed("frame_read_error", None)
+
+    def _on_lost(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            _log.info("session %s: connection lost: %r", self.config.node_id, exc)
+        if self.processor is None:
+            self._finish("channel_closed")
+        else:
+            self.lost = True  # after the frames already received
+
+    def _read_failed(self, reason: str, exc: BaseException | None) -> None:
+        if exc is not None:
+            _log.warning("session %s: %s", self.config.node_id, exc)
+        self._finish(reason)
+
+    async def _process(self, myself: ActorRef[NodeSessionMessage]) -> None:
+        backlog = self.backlog
+        try:
+            while backlog and self.stop_reason is None:
+                payload = backlog.popleft()
+                failure = await self._handle_payload(myself, payload)
+                if failure is not None:
+                    self._finish(failure)
+                    return
+                if self.paused and len(backlog) < _BACKLOG_LOW:
+                    self.paused = False
+                    transport: Any = self.stream.writer.transport
+                    transport.resume_reading()
+            if self.frames.failed:
+                self._read_failed("frame_read_error", None)
+            elif self.lost:
+                self._finish("channel_closed")
+        except DecodeError as exc:
+            self._read_failed("frame_read_error", exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _log.exception("session %s: unexpected error while reading", self.config.node_id)
+            self._finish("session_error")
+        finally:
+            self.processor = None
+
+    async def _handle_payload(
+        self, myself: ActorRef[NodeSessionMessage], payload: bytes
+    ) -> str | None:
+        """Handle one frame in full; return why the session must end, or None."""
+        if payload[:1] == b"\x12":  # NetworkMessage.node
+            if not self.authenticated:
+                _log.warning("session %s: a node message before authentication",
+                             self.config.node_id)
+                return "message_before_authentication"
+            frame = decode_node(payload)
+            if frame is not None:
+                self._on_node(*frame)
+                return None
+        msg = meta_pb2.NetworkMessage.FromString(payload)
+        which = msg.WhichOneof("message")
+        if which == "node":
+            self._on_node(*_node_frame(msg.node))
+        elif which == "control":
+            if not self.authenticated:
+                _log.warning("session %s: a control message before authentication",
+                             self.config.node_id)
+                return "message_before_authentication"
+            await self._on_control(myself, msg.control)
+        elif which == "auth":
+            await self._on_auth(myself, msg.auth)
+        elif payload:
+            _log.warning("session %s: a frame with no known message (%d bytes)",
+                         self.config.node_id, len(payload))
+            return "unknown_message"
+        return None
+
     async def _read_loop(self, myself: ActorRef[NodeSessionMessage]) -> None:
-        reader = FrameReader(self.config.max_inbound_frame_size)
+        """Read the stream with a task (for transports that cannot change protocol)."""
+        reader = self.frames
         stream = self.stream.reader
-        from_string = meta_pb2.NetworkMessage.FromString
         reason = "channel_closed"
         try:
-            while myself.is_alive:
+            while myself.is_alive and self.stop_reason is None:
                 data = await stream.read(_READ_CHUNK)
                 if not data:
                     break
                 self.last_heard = time.monotonic()
                 for payload in reader.feed(data):
-                    if payload[:1] == b"\x12":  # NetworkMessage.node: the hot path
-                        if not self.authenticated:
-                            reason = "message_before_authentication"
-                            _log.warning("session %s: a node message before authentication",
-                                         self.config.node_id)
-                            break
-                        frame = decode_node(payload)
-                        if frame is not None:
-                            self._on_node(*frame)
-                            continue
-                    msg = from_string(payload)
-                    which = msg.WhichOneof("message")
-                    if which == "node":
-                        if not self.authenticated:
-                            reason = "message_before_authentication"
-                            _log.warning("session %s: a node message before authentication",
-                                         self.config.node_id)
-                            break
-                        self._on_node(*_node_frame(msg.node))
-                    elif which == "control":
-                        if not self.authenticated:
-                            reason = "message_before_authentication"
-                            _log.warning("session %s: a control message before authentication",
-                                         self.config.node_id)
-                            break
-                        await self._on_control(myself, msg.control)
-                    elif which == "auth":
-                        await self._on_auth(myself, msg.auth)
-                    elif payload:
-                        reason = "unknown_message"
-                        _log.warning("session %s: a frame with no known message (%d bytes)",
-                                     self.config.node_id, len(payload))
-                        break
-                    if self.stop_reason is not None or not myself.is_alive:
+                    failure = await self._handle_payload(myself, payload)
+                    if failure is not None:
+                        self._finish(failure)
                         return
-                else:
-                    if reader.failed:
-                        reader.feed(b"")  # raises the frame error after the good frames
-                    continue
-                break
+                    if self.stop_reason is not None:
+                        return
+                if reader.failed:
+                    reader.feed(b"")  # raises the frame error after the good frames
         except FrameError as exc:
             reason = "frame_read_error"
             _log.warning("session %s: %s", self.config.node_id, exc)
@@ -624,6 +729,26 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     self.server.cast(_Dial(entry.connection_string))
                 except MessagingError:
                     return
+
+
+class _Inbound(asyncio.Protocol):
+    """The transport's protocol once a session owns the connection: bytes go straight in."""
+
+    def __init__(self, session: NodeSession) -> None:
+        self.session = session
+
+    def data_received(self, data: bytes) -> None:
+        """Frames, as they arrive."""
+        self.session._on_data(data)
+
+    def eof_received(self) -> bool | None:
+        """The peer closed its side: the session ends (after the frames already read)."""
+        self.session._on_lost(None)
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The connection is gone."""
+        self.session._on_lost(exc)
 
 
 def _node_frame(msg: node_pb2.NodeMessage) -> NodeFrame:
