@@ -134,3 +134,32 @@ async def test_a_new_actors_spawn_and_join_reach_the_peer_before_its_first_messa
     assert sent[:3] == ["spawn", "pg_join", "cast"]
     await left.stop_and_wait(timeout=5)
     await right.stop_and_wait(timeout=5)
+
+
+async def test_streams_whose_transport_keeps_its_protocol_are_read_by_a_task() -> None:
+    from .node_app import Echo
+
+    def refuse(protocol: object) -> None:
+        raise NotImplementedError("this transport keeps its protocol")
+
+    left = await spawn(NodeServer(0, "cookie", "left", "localhost"), None)
+    right = await spawn(NodeServer(0, "cookie", "right", "localhost"), None)
+    await spawn(CounterActor(), None, name="counter-right")
+    one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    reader1, writer1 = await asyncio.open_unix_connection(sock=one)
+    reader2, writer2 = await asyncio.open_unix_connection(sock=two)
+    for writer in (writer1, writer2):
+        writer.transport.set_protocol = refuse  # type: ignore[method-assign]
+    client_connect_external(left, reader1, writer1)
+    accept_external(right, reader2, writer2)
+
+    async def advertised() -> bool:
+        return bool(remote_actors("counter-right"))
+
+    await _until(advertised)
+    stand_in = remote_actors("counter-right")[0]
+    assert await as_remote(stand_in, Counter).call(Echo(text="by task"), timeout=2) == "by task"
+    (info,) = (await left.call(GetSessions(), timeout=2)).values()
+    assert info.actor._actor.reader_task is not None  # white box: the fallback ran
+    await left.stop_and_wait(timeout=5)
+    await right.stop_and_wait(timeout=5)
