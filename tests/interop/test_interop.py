@@ -569,3 +569,74 @@ def test_rust_refuses_a_client_that_claims_its_own_name(rs: Factory) -> None:
     finally:
         client.close()
     assert rust.rpc("sessions") == []
+
+
+@pytest.mark.parametrize("python_is_higher", [True, False], ids=["py-higher", "rust-higher"])
+def test_a_second_connection_from_the_higher_name_replaces_the_first(
+    py: Factory, rs: Factory, python_is_higher: bool
+) -> None:
+    # PROTOCOL.md 3.7: with A->B up, B dialing A wins when B's name sorts higher
+    python, rust = (py("z"), rs("a")) if python_is_higher else (py("a"), rs("z"))
+    higher, lower = (python, rust) if python_is_higher else (rust, python)
+    lower.rpc("connect", address=higher.address)
+    connected(lower, higher)
+    higher.rpc("connect", address=lower.address)
+    time.sleep(1.5)  # the election runs when the new connection authenticates
+    assert lower.rpc("session_details") == [[higher.full_name, True]]
+    assert higher.rpc("session_details") == [[lower.full_name, False]]
+    to = f"counter-{lower.name}"
+    higher.wait_for(lambda: any(n == to for _, n in higher.rpc("remote_actors")), what=to)
+    assert higher.rpc("call", to=to, msg="echo", text="new link", timeout=5) == "new link"
+
+
+def test_two_connections_in_one_direction_converge_on_one(py: Factory, rs: Factory) -> None:
+    python, rust = py("a"), rs("b")
+    threads = [
+        threading.Thread(target=python.rpc, args=("connect",), kwargs={"address": rust.address})
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    connected(python, rust)
+    time.sleep(1.5)
+    assert python.rpc("session_details") == [["b@localhost", False]]
+    assert rust.rpc("session_details") == [["a@localhost", True]]
+    assert python.rpc("call", to="counter-b", msg="echo", text="one", timeout=5) == "one"
+
+
+@pytest.mark.parametrize("python_is_higher", [True, False], ids=["py-higher", "rust-higher"])
+def test_a_second_connection_from_the_lower_name_is_refused(
+    py: Factory, rs: Factory, python_is_higher: bool
+) -> None:
+    python, rust = (py("z"), rs("a")) if python_is_higher else (py("a"), rs("z"))
+    higher, lower = (python, rust) if python_is_higher else (rust, python)
+    higher.rpc("connect", address=lower.address)
+    connected(lower, higher)
+    lower.rpc("connect", address=higher.address)  # NOT_OK (or EOF) from the higher side
+    lower.expect(lambda e: e["event"] == "disconnected" and e["peer"] in (None, higher.full_name))
+    time.sleep(0.5)
+    assert lower.rpc("session_details") == [[higher.full_name, True]]
+    assert higher.rpc("session_details") == [[lower.full_name, False]]
+
+
+def test_a_legacy_peer_without_a_connection_id_keeps_its_first_connection(rs: Factory) -> None:
+    rust = rs("b")
+    first, second = RawClient(rust.address), RawClient(rust.address)
+    try:
+        for client in (first, second):
+            client.handshake.own.connection_id = 0  # a peer older than 0.16
+        first.authenticate()
+        pid = _counter_pid(first.wait_for_control("ready"), "counter-b")
+        first.ready()
+        rust.wait_for(lambda: rust.rpc("sessions") == ["raw@localhost"], what="first session")
+        second.authenticate()  # accepted (OK); the election then keeps the older connection
+        assert second.closed_by_peer(timeout=5)
+        first.send(_call(pid, 1, "Echo", _echo_args("still here")))
+        (reply,) = _replies(first, 2.0)
+        assert reply.what == b"still here"
+        assert rust.rpc("sessions") == ["raw@localhost"]
+    finally:
+        first.close()
+        second.close()
