@@ -60,11 +60,11 @@ _FALSE = _ONE + b"\x00"
 _new = object.__new__
 _S_QB = struct.Struct(">QB")
 _S_QI = struct.Struct(">QI")
-_codec_codes_prefix = codec_for(Char)
+_codec_Codes__prefix = codec_for(Char)
 
 
 def encode_buy(msg: Buy) -> bytes:
-    """The packed arguments of Shop.Buy (wire variant "Buy")."""
+    """The packed arguments of Shop.Buy (wire variant Buy)."""
     try:
         v0 = msg.item
         if type(v0) is not str:
@@ -124,7 +124,7 @@ def cast_buy(
 
 
 def encode_close(msg: Close) -> bytes:
-    """The packed arguments of Shop.Close (wire variant "Close")."""
+    """The packed arguments of Shop.Close (wire variant Close)."""
     return b""
 
 
@@ -145,10 +145,10 @@ def cast_close(ref: ActorRef[ShopMsg]) -> None:
 
 
 def encode_codes(msg: Codes) -> bytes:
-    """The packed arguments of Shop.Codes (wire variant "Codes")."""
+    """The packed arguments of Shop.Codes (wire variant Codes)."""
     try:
         v0 = msg.prefix
-        d0 = _codec_codes_prefix.encode(v0)
+        d0 = _codec_Codes__prefix.encode(v0)
         p0 = _LEN.pack(len(d0)) + d0
         v1 = msg.raw
         if type(v1) is not bytes:
@@ -170,7 +170,7 @@ def decode_codes(args: bytes) -> Codes:
             raise ValueError
         chunk = args[pos : pos + size]
         pos += size
-        f0 = _codec_codes_prefix.decode(chunk)
+        f0 = _codec_Codes__prefix.decode(chunk)
         (size,) = _LEN.unpack_from(args, pos)
         pos += 8
         if size > end - pos:
@@ -208,7 +208,7 @@ async def call_codes(
 
 
 def encode_restock(msg: Restock) -> bytes:
-    """The packed arguments of Shop.Restock (wire variant "Refill")."""
+    """The packed arguments of Shop.Restock (wire variant Refill)."""
     try:
         v0 = msg.item
         if type(v0) is not str:
@@ -282,7 +282,7 @@ def cast_restock(
 
 
 def encode_stock(msg: Stock) -> bytes:
-    """The packed arguments of Shop.Stock (wire variant "Stock")."""
+    """The packed arguments of Shop.Stock (wire variant Stock)."""
     try:
         v0 = msg.item
         if type(v0) is not str:

@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale: list[str] = []
     written: list[str] = []
     failed = False
+    claimed: dict[Path, str] = {}
     for source in args.sources:
         try:
             module = load(source)
@@ -55,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = args.out_dir if args.out_dir is not None else _source_dir(module.source)
         for name, text in files.items():
             path = folder / name
+            if path in claimed:
+                print(f"{module.source}:1: error: {path} is also the output of "
+                      f"{claimed[path]}; generate them into different folders", file=sys.stderr)
+                failed = True
+                continue
+            claimed[path] = module.source
             current = path.read_text("utf-8") if path.is_file() else None
             if current == text:
                 continue

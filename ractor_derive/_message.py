@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import keyword
 import operator
+import re
 import struct
 import sys
 import types
@@ -75,6 +76,15 @@ T = TypeVar("T")
 _LEN = struct.Struct(">Q")
 _pack_len = _LEN.pack
 _unpack_len = _LEN.unpack_from
+
+_TAG = re.compile(r"[A-Za-z][A-Za-z0-9_]*|_[A-Za-z0-9_]+")
+_RUST_KEYWORDS = frozenset((
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+    "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+    "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true",
+    "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final",
+    "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+))
 
 _NO_CASTS: Mapping[str, Callable[[bytes], Any]] = types.MappingProxyType({})
 
@@ -343,8 +353,11 @@ def _inherited_owner(cls: type[Any], name: str) -> type[Any] | None:
 
 def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> None:
     name = _label(family.cls, cls)
-    if not isinstance(tag, str):
-        raise MessageDeclarationError(f"{name}: tag must be a str, got {tag!r}")
+    if not isinstance(tag, str) or not _TAG.fullmatch(tag) or tag in _RUST_KEYWORDS:
+        raise MessageDeclarationError(
+            f"{name}: tag {tag!r} is not a valid variant name: use an ASCII identifier "
+            "that is not a Rust keyword (it names the Rust enum variant)"
+        )
     is_call, reply_type = _reply_type_of(cls)
     try:
         hints = typing.get_type_hints(cls, include_extras=True)

@@ -37,6 +37,10 @@ class IntKind:
     bits: int
     signed: bool
 
+    def __post_init__(self) -> None:
+        if self.bits not in (8, 16, 32, 64, 128):
+            raise ValueError(f"Rust has no {self.bits}-bit integer (8, 16, 32, 64 or 128)")
+
     @property
     def rust(self) -> str:
         """The Rust name of the type, e.g. ``u32``."""
@@ -58,6 +62,10 @@ class FloatKind:
     """Marker of an IEEE-754 float of ``bits`` width (Rust ``f32`` / ``f64``)."""
 
     bits: int
+
+    def __post_init__(self) -> None:
+        if self.bits not in (32, 64):
+            raise ValueError(f"Rust has no {self.bits}-bit float (32 or 64)")
 
     @property
     def rust(self) -> str:

@@ -51,8 +51,8 @@ def _check_call(ctx: MethodContext) -> Type:
     if not isinstance(self_type, Instance) or not self_type.args or not ctx.arg_types:
         return ctx.default_return_type
     accepted = get_proper_type(self_type.args[0])
-    if isinstance(accepted, AnyType) or not ctx.arg_types[0]:
-        return ctx.default_return_type
+    if not isinstance(accepted, Instance | UnionType) or not ctx.arg_types[0]:
+        return ctx.default_return_type  # Any, a type variable (generic code): nothing to check
     sent = ctx.arg_types[0][0]
     if not is_subtype(sent, accepted):
         options = ctx.api.options
@@ -89,13 +89,12 @@ def _has_codec(tp: Type) -> bool:
 
 
 def _family_is_cluster(info: TypeInfo) -> bool:
-    for base in info.mro[1:]:
-        decorators = base.defn.decorators
-        for dec in decorators:
-            fullname = getattr(dec, "fullname", None)
-            if fullname == _CLUSTER:
-                return True
-    return False
+    # the flag set by the decorator hook survives mypy's cache (decorator nodes do not)
+    return any(base.metadata.get("ractor", {}).get("cluster") for base in info.mro[1:])
+
+
+def _mark_cluster_family(ctx: ClassDefContext) -> None:
+    ctx.cls.info.metadata["ractor"] = {"cluster": True}
 
 
 def _check_variant(ctx: ClassDefContext) -> None:
@@ -104,7 +103,9 @@ def _check_variant(ctx: ClassDefContext) -> None:
         return
     for name, node in info.names.items():
         var = node.node
-        if not isinstance(var, Var) or var.is_classvar or var.type is None or name.startswith("_"):
+        if not isinstance(var, Var) or var.is_classvar or var.type is None:
+            continue
+        if name.startswith("__"):
             continue
         if not _has_codec(var.type):
             shown = format_type(var.type, ctx.api.options)
@@ -122,6 +123,12 @@ class RactorPlugin(Plugin):
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         """Check the message of every ``ActorRef.call``."""
         return _check_call if fullname == _CALL else None
+
+    def get_class_decorator_hook(
+        self, fullname: str
+    ) -> Callable[[ClassDefContext], None] | None:
+        """Remember which families are cluster families (in mypy's cache too)."""
+        return _mark_cluster_family if fullname == _CLUSTER else None
 
     def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
         """Check the fields of classes deriving from a cluster family."""

@@ -61,3 +61,42 @@ def test_the_plugin_errors_name_the_problem(tmp_path: Path) -> None:
     ), out
     assert 'Field "table" of cluster message "AlsoBroken"' in out
     assert "Anything" not in out  # a local family may use any type
+
+
+def _mypy_in(folder: Path, *files: str) -> tuple[int, str]:
+    config = folder / "mypy.ini"
+    config.write_text("[mypy]\nstrict = True\nplugins = ractor_derive.mypy\n"
+                      f"cache_dir = {folder / '.cache'}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(config), *files],
+        cwd=folder, capture_output=True, text=True, timeout=280,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_no_codec_is_still_reported_when_the_family_comes_from_mypys_cache(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "fam.py").write_text(
+        "from ractor_derive import Message, cluster_message\n\n\n"
+        "@cluster_message\nclass Fam(Message):\n    pass\n"
+    )
+    app = tmp_path / "app.py"
+    app.write_text("from fam import Fam\n\n\nclass Bad(Fam):\n    table: dict[str, int]\n")
+    first = _mypy_in(tmp_path, "fam.py", "app.py")
+    assert "[ractor-no-codec]" in first[1], first[1]
+    app.write_text(app.read_text() + "\n# edited\n")  # fam.py now comes from the cache
+    second = _mypy_in(tmp_path, "fam.py", "app.py")
+    assert "[ractor-no-codec]" in second[1], second[1]
+
+
+def test_generic_code_over_any_actor_ref_is_not_flagged(tmp_path: Path) -> None:
+    (tmp_path / "generic.py").write_text(
+        "from typing import TypeVar\n\nfrom ractor_core import ActorRef, Call\n\n"
+        'M = TypeVar("M")\nR = TypeVar("R")\n\n\n'
+        "async def call_with_retry(ref: ActorRef[M], msg: Call[R]) -> R:\n"
+        "    return await ref.call(msg)\n"
+    )
+    code, out = _mypy_in(tmp_path, "generic.py")
+    assert code == 0, out

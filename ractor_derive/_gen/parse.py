@@ -127,12 +127,16 @@ def load(source: str) -> ModuleIR:
 def _describe(module: types.ModuleType, path: Path, rel: str) -> ModuleIR:
     families = [
         obj
-        for obj in vars(module).values()
+        for name, obj in vars(module).items()
         if isinstance(obj, type)
         and issubclass(obj, Message)
         and obj.__dict__.get("__ractor_family_info__") is not None
         and obj.__module__ == module.__name__
+        and obj.__name__ == name
     ]
+    if not families:
+        raise GenError(f"{rel}:1", "no @cluster_message or @local_message family is declared "
+                                   "at the top level of this module")
     families.sort(key=lambda f: _line(f))
     derive_names: set[str] = set()
     extra: set[tuple[str, str]] = set()
@@ -142,6 +146,13 @@ def _describe(module: types.ModuleType, path: Path, rel: str) -> ModuleIR:
         info: FamilyInfo = family.__dict__["__ractor_family_info__"]
         variants = []
         for variant in info.variants:
+            if getattr(module, variant.cls.__name__, None) is not variant.cls:
+                raise GenError(
+                    f"{rel}:{_line(family)}",
+                    f"{family.__name__}.{variant.cls.__name__} is not a top-level name of this "
+                    f"module (declared in {variant.cls.__module__}); declare a family's "
+                    "variants at the top level of the family's module",
+                )
             v = _variant(variant, info.cluster, derive_names, extra, rel)
             for helper in (f"cast_{v.snake}", f"call_{v.snake}", f"encode_{v.snake}"):
                 owner = f"{family.__name__}.{v.class_name}"
@@ -157,6 +168,16 @@ def _describe(module: types.ModuleType, path: Path, rel: str) -> ModuleIR:
         doc = (inspect.getdoc(family) or f"Messages of {family.__name__}.").splitlines()[0]
         out.append(FamilyIR(family.__name__, info.cluster, doc, tuple(variants), ref_type,
                             _line(family)))
+    taken: dict[str, str] = {f.name: module.__name__ for f in out}
+    taken.update({v.class_name: module.__name__ for f in out for v in f.variants})
+    for origin, name in sorted(extra):
+        if name in taken and taken[name] != origin:
+            raise GenError(
+                f"{rel}:1",
+                f"two types named {name!r} ({taken[name]}.{name} and {origin}.{name}) are "
+                "used: the generated module would import one over the other; rename one",
+            )
+        taken[name] = origin
     return ModuleIR(
         source=rel,
         module=module.__name__,
@@ -181,7 +202,8 @@ def _alias(module: types.ModuleType, info: FamilyInfo) -> str | None:
     """The module-level union alias of exactly the family's variants, if one is declared."""
     wanted = {v.cls for v in info.variants}
     for name, value in sorted(vars(module).items()):
-        if isinstance(value, types.UnionType) and set(typing.get_args(value)) == wanted:
+        is_union = isinstance(value, types.UnionType) or typing.get_origin(value) is typing.Union
+        if is_union and set(typing.get_args(value)) == wanted:
             return name
     return None
 
@@ -204,6 +226,25 @@ def _variant(
                      _line(info.cls), fast)
 
 
+def _renderable(tp: Any) -> bool:
+    """Whether ``_py_type`` can write the annotation as importable source text."""
+    if tp is None or tp is type(None) or tp is Any:
+        return True
+    if typing.get_origin(tp) is typing.Annotated:
+        return True
+    origin = typing.get_origin(tp)
+    if origin is not None:
+        if origin not in (list, dict, set, frozenset, tuple, typing.Union, types.UnionType):
+            return False
+        return all(a is not Ellipsis and _renderable(a) for a in typing.get_args(tp))
+    if isinstance(tp, type):
+        home = sys.modules.get(tp.__module__ or "")
+        return tp.__module__ == "builtins" or (
+            home is not None and getattr(home, tp.__name__, None) is tp
+        ) or (bool(_SOURCE) and getattr(_SOURCE[-1], tp.__name__, None) is tp)
+    return False
+
+
 def _field(
     name: str,
     annotation: Any,
@@ -213,6 +254,12 @@ def _field(
     rel: str,
     info: VariantInfo,
 ) -> FieldIR:
+    where = f"{rel}:{_line(info.cls)}"
+    if not _renderable(annotation):
+        if cluster:
+            raise GenError(where, f"{info.cls.__name__}.{name}: the type {annotation!r} cannot "
+                                  "be imported by name, so it cannot be generated")
+        return FieldIR(name, "Any", "", "other", None, None)  # local: typed loosely
     py = _py_type(annotation, derive, extra)
     if not cluster:
         return FieldIR(name, py, "", "other", None, None)

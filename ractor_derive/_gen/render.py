@@ -43,6 +43,11 @@ def _template(name: str) -> str:
         return (_SOURCE_TEMPLATES / name).read_text("utf-8")
 
 
+def _codec_name(variant: VariantIR, field: FieldIR) -> str:
+    """A module-level name for one field's codec: unique, as class names are in a module."""
+    return f"_codec_{variant.class_name}__{field.name}"
+
+
 def _encode_lines(variant: VariantIR, field: FieldIR, i: int) -> list[str]:
     """Lines that set ``p{i}``: the field's length prefix and bytes."""
     v, p = f"v{i}", f"p{i}"
@@ -64,7 +69,7 @@ def _encode_lines(variant: VariantIR, field: FieldIR, i: int) -> list[str]:
                 f"{p} = _LEN.pack(len({v})) + {v}"]
     if kind == "unit":
         return [f"if {v} is not None:", "    raise TypeError", f"{p} = _UNIT"]
-    return [f"d{i} = _codec_{variant.snake}_{field.name}.encode({v})",
+    return [f"d{i} = {_codec_name(variant, field)}.encode({v})",
             f"{p} = _LEN.pack(len(d{i})) + d{i}"]
 
 
@@ -92,7 +97,7 @@ def _decode_lines(variant: VariantIR, field: FieldIR, i: int) -> list[str]:
         return [*lines, f"{f} = chunk.decode()"]
     if kind == "bytes":
         return [*lines, f"{f} = chunk"]
-    return [*lines, f"{f} = _codec_{variant.snake}_{field.name}.decode(chunk)"]
+    return [*lines, f"{f} = {_codec_name(variant, field)}.decode(chunk)"]
 
 
 def _rust_fields(variant: VariantIR) -> str:
@@ -131,8 +136,10 @@ def _context(m: ModuleIR) -> dict[str, object]:
                     if fld.struct_fmt:
                         struct_formats.add("Q" + fld.struct_fmt)
                     elif fld.kind not in _INLINE_KINDS:
-                        codec_funcs.append((f"_codec_{v.snake}_{fld.name}", fld.py_type))
+                        codec_funcs.append((_codec_name(v, fld), fld.py_type))
             exports.append(f"{'call' if v.is_call else 'cast'}_{v.snake}")
+    needs_any = any(f.py_type == "Any" for fam in m.families for v in fam.variants
+                    for f in (*v.fields, *((v.reply,) if v.reply else ())))
     derive = set(m.derive_names)
     if codec_funcs:
         derive.add("codec_for")
@@ -144,6 +151,7 @@ def _context(m: ModuleIR) -> dict[str, object]:
     return {
         "m": m,
         "other_imports": other_imports,
+        "needs_any": needs_any,
         "source_names": sorted(source_names),
         "stub_source_names": sorted(stub_names),
         "exports": sorted(exports),

@@ -153,7 +153,7 @@ def test_the_checked_in_generated_files_are_fresh() -> None:
         ("missing.py", "missing.py:1: error: no such file"),
         ("bad_syntax.py", "bad_syntax.py:3: error: syntax error"),
         ("bad_field.py", "bad_field.py:9: error: Fam.Broken.table"),
-        ("clash.py", "clash.py:19: error: name clash: Two.Get and One.Get both generate"),
+        ("clash.py", "clash.py:19: error: name clash: Two.HttpGet and One.HTTPGet both generate"),
         ("reserved.py", "reserved.py:10: error: Fam.Wait: a field named 'timeout' clashes"),
     ],
 )
@@ -169,9 +169,9 @@ def test_user_mistakes_give_one_line_with_file_and_line_and_no_traceback(
         ),
         "clash.py": (
             "from ractor_core import Call\nfrom ractor_derive import Message, cluster_message\n\n\n"
-            "@cluster_message\nclass One(Message):\n    pass\n\n\nclass Get(One, Call[int]):\n"
+            "@cluster_message\nclass One(Message):\n    pass\n\n\nclass HTTPGet(One, Call[int]):\n"
             "    pass\n\n\n@cluster_message\nclass Two(Message):\n    pass\n\n\n"
-            "class Get(Two, Call[str]):  # noqa: F811\n    pass\n"
+            "class HttpGet(Two, Call[str]):\n    pass\n"
         ),
         "reserved.py": (
             "from ractor_core import Call\nfrom ractor_derive import Message, cluster_message\n\n\n"
@@ -200,3 +200,96 @@ def test_the_generated_rust_compiles_against_the_crates() -> None:
 def test_main_is_callable_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gen", SOURCES[0], "-o", str(tmp_path)]) == 0
     assert "wrote" in capsys.readouterr().out
+
+
+def _gen_module(tmp_path: Path, name: str, source: str) -> Any:
+    """Write ``source`` as a package module, generate its codecs beside it, import them."""
+    pkg = f"gen_{name}"  # a package name of its own: sys.modules outlives tmp_path
+    package = tmp_path / pkg
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / f"{name}.py").write_text(source)
+    result = run("gen", f"{pkg}/{name}.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sys.path.insert(0, str(tmp_path))
+    try:
+        return importlib.import_module(f"{pkg}.{name}_ractor")
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_codecs_of_fields_whose_names_run_together_stay_apart(tmp_path: Path) -> None:
+    gen = _gen_module(tmp_path, "joined", (
+        "from ractor_derive import I16, U16, Message, cluster_message\n\n\n"
+        "@cluster_message\nclass Fam(Message):\n    pass\n\n\n"
+        "class Foo(Fam):\n    bar_baz: list[I16]\n\n\n"
+        "class FooBar(Fam):\n    baz: list[U16]\n"
+    ))
+    data = bytes.fromhex("0000000000000002ffff")
+    assert gen.decode_foo(data).bar_baz == [-1]
+    assert gen.decode_foo_bar(data).baz == [65535]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"empty.py": "x = 1\n"}, "no @cluster_message or @local_message family"),
+        ({"twins.py": (
+            "from ractor_derive import Message, cluster_message\n"
+            "from genpkg import geo_a, geo_b\n\n\n"
+            "@cluster_message\nclass Fam(Message):\n    pass\n\n\n"
+            "class Two(Fam):\n    a: geo_a.Point\n    b: geo_b.Point\n"
+        )}, "two types named 'Point'"),
+    ],
+)
+def test_sources_that_cannot_be_generated_are_refused_in_one_line(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    package = tmp_path / "genpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    point = ("class Point:\n    def into_bytes(self) -> bytes:\n        return b''\n\n"
+             "    @classmethod\n    def from_bytes(cls, data: bytes) -> 'Point':\n"
+             "        return cls()\n")
+    (package / "geo_a.py").write_text(point)
+    (package / "geo_b.py").write_text(point)
+    for name, text in files.items():
+        (package / name).write_text(text)
+    result = run("gen", f"genpkg/{next(iter(files))}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_a_local_field_type_that_cannot_be_written_is_typed_any(tmp_path: Path) -> None:
+    gen = _gen_module(tmp_path, "loose", (
+        "from collections.abc import Callable\n\n"
+        "from ractor_derive import Message, local_message\n\n\n"
+        "@local_message\nclass Jobs(Message):\n    pass\n\n\n"
+        "class Run(Jobs):\n    job: Callable[[int], None]\n"
+    ))
+    assert callable(gen.cast_run)
+    text = (tmp_path / "gen_loose" / "loose_ractor.py").read_text()
+    assert "from typing import Any" in text and "job: Any" in text
+
+
+@pytest.mark.parametrize("tag", ["", "type", "_", "not valid", 'say """hi'])
+def test_a_tag_that_cannot_name_a_rust_variant_is_refused(tag: str) -> None:
+    from ractor_derive import Message, MessageDeclarationError, cluster_message
+
+    @cluster_message
+    class Fam(Message):
+        pass
+
+    with pytest.raises(MessageDeclarationError, match="not a valid variant name"):
+
+        class Bad(Fam, tag=tag):
+            pass
+
+
+@pytest.mark.parametrize("bits", [7, 24, 256])
+def test_integer_widths_are_those_of_rust(bits: int) -> None:
+    from ractor_derive import IntKind
+
+    with pytest.raises(ValueError, match="Rust has no"):
+        IntKind(bits, False)

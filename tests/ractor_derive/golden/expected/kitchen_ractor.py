@@ -76,21 +76,21 @@ _S_Qb = struct.Struct(">Qb")
 _S_Qd = struct.Struct(">Qd")
 _S_Qf = struct.Struct(">Qf")
 _S_Qq = struct.Struct(">Qq")
-_codec_with_actor_actor = codec_for(Actor)
-_codec_lists_shorts = codec_for(list[U16])
-_codec_lists_bits = codec_for(list[bool])
-_codec_lists_letters = codec_for(list[Char])
-_codec_lists_floats = codec_for(list[F32])
-_codec_numbers_big = codec_for(U128)
-_codec_numbers_huge = codec_for(I128)
-_codec_texts_letter = codec_for(Char)
+_codec_WithActor__actor = codec_for(Actor)
+_codec_Lists__shorts = codec_for(list[U16])
+_codec_Lists__bits = codec_for(list[bool])
+_codec_Lists__letters = codec_for(list[Char])
+_codec_Lists__floats = codec_for(list[F32])
+_codec_Numbers__big = codec_for(U128)
+_codec_Numbers__huge = codec_for(I128)
+_codec_Texts__letter = codec_for(Char)
 
 
 def encode_with_actor(msg: WithActor) -> bytes:
-    """The packed arguments of Kitchen.WithActor (wire variant "Advertised")."""
+    """The packed arguments of Kitchen.WithActor (wire variant Advertised)."""
     try:
         v0 = msg.actor
-        d0 = _codec_with_actor_actor.encode(v0)
+        d0 = _codec_WithActor__actor.encode(v0)
         p0 = _LEN.pack(len(d0)) + d0
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
@@ -108,7 +108,7 @@ def decode_with_actor(args: bytes) -> WithActor:
             raise ValueError
         chunk = args[pos : pos + size]
         pos += size
-        f0 = _codec_with_actor_actor.decode(chunk)
+        f0 = _codec_WithActor__actor.decode(chunk)
         if pos != end:
             raise ValueError
         msg = _new(WithActor)
@@ -134,7 +134,7 @@ def cast_with_actor(
 
 
 def encode_ask(msg: Ask) -> bytes:
-    """The packed arguments of Kitchen.Ask (wire variant "Ask")."""
+    """The packed arguments of Kitchen.Ask (wire variant Ask)."""
     try:
         v0 = msg.query
         if type(v0) is not str:
@@ -196,7 +196,7 @@ async def call_ask(
 
 
 def encode_empty(msg: Empty) -> bytes:
-    """The packed arguments of Kitchen.Empty (wire variant "Empty")."""
+    """The packed arguments of Kitchen.Empty (wire variant Empty)."""
     return b""
 
 
@@ -217,19 +217,19 @@ def cast_empty(ref: ActorRef[KitchenMsg]) -> None:
 
 
 def encode_lists(msg: Lists) -> bytes:
-    """The packed arguments of Kitchen.Lists (wire variant "Lists")."""
+    """The packed arguments of Kitchen.Lists (wire variant Lists)."""
     try:
         v0 = msg.shorts
-        d0 = _codec_lists_shorts.encode(v0)
+        d0 = _codec_Lists__shorts.encode(v0)
         p0 = _LEN.pack(len(d0)) + d0
         v1 = msg.bits
-        d1 = _codec_lists_bits.encode(v1)
+        d1 = _codec_Lists__bits.encode(v1)
         p1 = _LEN.pack(len(d1)) + d1
         v2 = msg.letters
-        d2 = _codec_lists_letters.encode(v2)
+        d2 = _codec_Lists__letters.encode(v2)
         p2 = _LEN.pack(len(d2)) + d2
         v3 = msg.floats
-        d3 = _codec_lists_floats.encode(v3)
+        d3 = _codec_Lists__floats.encode(v3)
         p3 = _LEN.pack(len(d3)) + d3
     except Exception:
         return encode_args(msg)  # the decorator path: the same bytes, or the precise error
@@ -247,28 +247,28 @@ def decode_lists(args: bytes) -> Lists:
             raise ValueError
         chunk = args[pos : pos + size]
         pos += size
-        f0 = _codec_lists_shorts.decode(chunk)
+        f0 = _codec_Lists__shorts.decode(chunk)
         (size,) = _LEN.unpack_from(args, pos)
         pos += 8
         if size > end - pos:
             raise ValueError
         chunk = args[pos : pos + size]
         pos += size
-        f1 = _codec_lists_bits.decode(chunk)
+        f1 = _codec_Lists__bits.decode(chunk)
         (size,) = _LEN.unpack_from(args, pos)
         pos += 8
         if size > end - pos:
             raise ValueError
         chunk = args[pos : pos + size]
         pos += size
-        f2 = _codec_lists_letters.decode(chunk)
+        f2 = _codec_Lists__letters.decode(chunk)
         (size,) = _LEN.unpack_from(args, pos)
         pos += 8
         if size > end - pos:
             raise ValueError
         chunk = args[pos : pos + size]
         pos += size
-        f3 = _codec_lists_floats.decode(chunk)
+        f3 = _codec_Lists__floats.decode(chunk)
         if pos != end:
             raise ValueError
         msg = _new(Lists)
@@ -303,7 +303,7 @@ def cast_lists(
 
 
 def encode_numbers(msg: Numbers) -> bytes:
-    """The packed arguments of Kitchen.Numbers (wire variant "Numbers")."""
+    """The packed arguments of Kitchen.Numbers (wire variant Numbers)."""
     try:
         v0 = msg.tiny
         if type(v0) is not int:
@@ -314,10 +314,10 @@ def encode_numbers(msg: Numbers) -> bytes:
             raise TypeError
         p1 = _S_QH.pack(2, v1)
         v2 = msg.big
-        d2 = _codec_numbers_big.encode(v2)
+        d2 = _codec_Numbers__big.encode(v2)
         p2 = _LEN.pack(len(d2)) + d2
         v3 = msg.huge
-        d3 = _codec_numbers_huge.encode(v3)
+        d3 = _codec_Numbers__huge.encode(v3)
         p3 = _LEN.pack(len(d3)) + d3
         v4 = msg.plain
         if type(v4) is not int:
@@ -361,14 +361,14 @@ def decode_numbers(args: bytes) -> Numbers:
             raise ValueError
         chunk = args[pos : pos + size]
         pos += size
-        f2 = _codec_numbers_big.decode(chunk)
+        f2 = _codec_Numbers__big.decode(chunk)
         (size,) = _LEN.unpack_from(args, pos)
         pos += 8
         if size > end - pos:
             raise ValueError
         chunk = args[pos : pos + size]
         pos += size
-        f3 = _codec_numbers_huge.decode(chunk)
+        f3 = _codec_Numbers__huge.decode(chunk)
         size, f4 = _S_Qq.unpack_from(args, pos)
         if size != 8:
             raise ValueError
@@ -433,7 +433,7 @@ def cast_numbers(
 
 
 def encode_ping(msg: Ping) -> bytes:
-    """The packed arguments of Kitchen.Ping (wire variant "Ping")."""
+    """The packed arguments of Kitchen.Ping (wire variant Ping)."""
     return b""
 
 
@@ -458,7 +458,7 @@ async def call_ping(
 
 
 def encode_texts(msg: Texts) -> bytes:
-    """The packed arguments of Kitchen.Texts (wire variant "Texts")."""
+    """The packed arguments of Kitchen.Texts (wire variant Texts)."""
     try:
         v0 = msg.text
         if type(v0) is not str:
@@ -466,7 +466,7 @@ def encode_texts(msg: Texts) -> bytes:
         d0 = v0.encode()
         p0 = _LEN.pack(len(d0)) + d0
         v1 = msg.letter
-        d1 = _codec_texts_letter.encode(v1)
+        d1 = _codec_Texts__letter.encode(v1)
         p1 = _LEN.pack(len(d1)) + d1
         v2 = msg.raw
         if type(v2) is not bytes:
@@ -503,7 +503,7 @@ def decode_texts(args: bytes) -> Texts:
             raise ValueError
         chunk = args[pos : pos + size]
         pos += size
-        f1 = _codec_texts_letter.decode(chunk)
+        f1 = _codec_Texts__letter.decode(chunk)
         (size,) = _LEN.unpack_from(args, pos)
         pos += 8
         if size > end - pos:
