@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import array
 import functools
+import math
 import operator
 import struct
 import sys
@@ -535,12 +536,25 @@ def _protobuf_codec(cls: type[Any]) -> Codec:
     return Codec(encode, decode, f"{name} (prost)", name)
 
 
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
 def _pydantic_codec(cls: type[Any]) -> Codec:
     name = cls.__name__
 
     def encode(value: Any) -> bytes:
         if not isinstance(value, cls):
             raise CodecError(f"expected a {name}, got {type(value).__name__}")
+        if _has_non_finite(value.model_dump()):
+            # pydantic would write null, which then fails to decode as a float: refuse now
+            raise CodecError(f"{name}: JSON cannot carry a NaN or infinite float")
         return bytes(value.model_dump_json().encode("utf-8"))
 
     def decode(data: bytes) -> Any:

@@ -6,8 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ractor_core import _registry, all_actors, pg
+
+# Property tests must not fail because a 2-core CI machine is busy: no deadlines, and no
+# "too slow to generate" health check (the properties themselves are what is tested).
+settings.register_profile(
+    "ractor", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ractor")
 
 
 @pytest.fixture(autouse=True)
