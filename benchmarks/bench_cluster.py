@@ -45,7 +45,6 @@ import gc
 import io
 import json
 import os
-import platform
 import pstats
 import queue
 import signal
@@ -60,6 +59,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _machine import machine_info as _machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "benchmarks"
@@ -669,43 +670,15 @@ async def measure(p: Params, floor_address: str, node_address: str, cookie: str,
 
 
 def machine_info() -> dict[str, Any]:
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    from importlib.metadata import PackageNotFoundError, version
-
-    def ver(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
+    """The machine, Python, uvloop, and protobuf with its backend."""
+    info = _machine_info("uvloop", "protobuf")
     try:
         from google.protobuf.internal import api_implementation
 
-        pb_impl = api_implementation.Type()
+        info["protobuf"] = f"{info['protobuf']} ({api_implementation.Type()})"
     except ImportError:  # pragma: no cover
-        pb_impl = "?"
-    return {
-        "nproc": usable,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "uvloop": ver("uvloop"),
-        "protobuf": f"{ver('protobuf')} ({pb_impl})",
-    }
+        pass
+    return info
 
 
 def frame_sizes() -> dict[str, int]:

@@ -29,15 +29,15 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import pickle
-import platform
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+
+from _machine import machine_info as _machine_info
 
 _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:
@@ -194,28 +194,7 @@ class Results:
 
 def machine_info() -> dict[str, Any]:
     """nproc, CPU model and Python of the running machine."""
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        model = platform.processor() or "?"
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        usable = os.cpu_count() or 0
-    return {
-        "nproc": usable,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "msgspec": msgspec.__version__,
-    }
+    return _machine_info("msgspec")
 
 
 # --------------------------------------------------------------------------------- contenders

@@ -26,8 +26,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,6 +35,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from _machine import machine_info as _machine_info
 
 _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:
@@ -593,31 +593,8 @@ class Results:
 
 
 def machine_info() -> dict[str, Any]:
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    from importlib.metadata import version
-
-    return {
-        "nproc": usable,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "pykka": version("pykka"),
-        "uvloop": version("uvloop") if HAVE_UVLOOP else None,
-    }
+    """The machine, Python, and the versions of the peers measured."""
+    return _machine_info("pykka", "uvloop")
 
 
 def loops() -> list[str]:

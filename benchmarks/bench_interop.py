@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -49,6 +48,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _machine import machine_info as _machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -263,34 +264,7 @@ def stop_nodes(nodes: list[NodeProcess]) -> dict[str, int]:
 
 def machine_info() -> dict[str, Any]:
     """nproc, CPU model, Python and its event loop on the running machine."""
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        uvloop: str | None = version("uvloop")
-    except PackageNotFoundError:
-        uvloop = None
-    return {
-        "nproc": usable,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "uvloop": uvloop,
-    }
+    return _machine_info("uvloop")
 
 
 def ratio(a: float | None, b: float | None) -> str:
