@@ -21,7 +21,7 @@ import trustme
 
 from ractor_cluster.protocol import auth_pb2, control_pb2, meta_pb2, node_pb2
 
-from ..ractor_cluster.harness import NodeProcess
+from ..ractor_cluster.harness import NodeProcess, connected, members, sees
 from .cargo import rust_binary
 from .raw import RawClient, RawServer, frame
 
@@ -61,19 +61,6 @@ def rs(started: list[NodeProcess], peer_binary: Path) -> Factory:
         return node
 
     return make
-
-
-def connected(a: NodeProcess, b: NodeProcess, timeout: float = 10) -> None:
-    a.wait_for(lambda: b.full_name in a.rpc("sessions"), timeout, f"{a.name} sees {b.name}")
-    b.wait_for(lambda: a.full_name in b.rpc("sessions"), timeout, f"{b.name} sees {a.name}")
-
-
-def sees(node: NodeProcess, actor: str, timeout: float = 10) -> None:
-    node.wait_for(lambda: any(n == actor for _, n in node.rpc("remote_actors")), timeout, actor)
-
-
-def members(node: NodeProcess, group: str, scope: str | None = None) -> list[list[Any]]:
-    return node.rpc("members", group=group, **({"scope": scope} if scope else {}))
 
 
 # ------------------------------------------------------------------ 1-4: handshakes

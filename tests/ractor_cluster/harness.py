@@ -166,3 +166,19 @@ class NodeProcess:
     def signal(self, sig: int) -> None:
         """Send ``sig`` (e.g. SIGSTOP / SIGCONT)."""
         self.proc.send_signal(sig)
+
+
+def connected(a: NodeProcess, b: NodeProcess, timeout: float = 10) -> None:
+    """Wait until a and b list each other as authenticated sessions."""
+    a.wait_for(lambda: b.full_name in a.rpc("sessions"), timeout, f"{a.name} sees {b.name}")
+    b.wait_for(lambda: a.full_name in b.rpc("sessions"), timeout, f"{b.name} sees {a.name}")
+
+
+def sees(node: NodeProcess, actor: str, timeout: float = 10) -> None:
+    """Wait until ``node`` knows a remote actor advertised as ``actor``."""
+    node.wait_for(lambda: any(n == actor for _, n in node.rpc("remote_actors")), timeout, actor)
+
+
+def members(node: NodeProcess, group: str, scope: str | None = None) -> list[list[Any]]:
+    """The sorted ``[name, is_local]`` members of ``group`` as ``node`` sees them."""
+    return node.rpc("members", group=group, **({"scope": scope} if scope else {}))

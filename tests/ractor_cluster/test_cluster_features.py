@@ -7,20 +7,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
 
-from .harness import NodeProcess
-from .test_nodes import connected, sees
+from .harness import NodeProcess, connected, members, sees
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def members(node: NodeProcess, group: str, scope: str | None = None) -> list[list[Any]]:
-    extra = {"scope": scope} if scope else {}
-    return node.rpc("members", group=group, **extra)
 
 
 def test_groups_hold_local_and_remote_members_across_three_nodes(

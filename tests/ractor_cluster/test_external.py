@@ -11,12 +11,13 @@ from ractor_cluster import (
     GetReadyState,
     GetSessions,
     NodeServer,
+    NodeServerMessage,
     accept_external,
     as_remote,
     client_connect_external,
     remote_actors,
 )
-from ractor_core import spawn
+from ractor_core import ActorRef, spawn
 
 from .node_app import Counter, CounterActor, Echo
 
@@ -28,15 +29,31 @@ async def _until(check: object, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_two_nodes_authenticate_and_talk_over_a_unix_socket_pair() -> None:
+async def linked_nodes(
+    *, refuse_protocol_change: bool = False
+) -> tuple[ActorRef[NodeServerMessage], ActorRef[NodeServerMessage]]:
+    """Two NodeServers ("left" dials, "right" accepts) over a Unix socket pair; "right"
+    hosts ``counter-right``."""
     left = await spawn(NodeServer(0, "cookie", "left", "localhost"), None)
     right = await spawn(NodeServer(0, "cookie", "right", "localhost"), None)
     await spawn(CounterActor(), None, name="counter-right")
     one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     reader1, writer1 = await asyncio.open_unix_connection(sock=one)
     reader2, writer2 = await asyncio.open_unix_connection(sock=two)
+    if refuse_protocol_change:
+
+        def refuse(protocol: object) -> None:
+            raise NotImplementedError("this transport keeps its protocol")
+
+        for writer in (writer1, writer2):
+            writer.transport.set_protocol = refuse  # type: ignore[method-assign]
     client_connect_external(left, reader1, writer1, label="unix-left")
     accept_external(right, reader2, writer2, label="unix-right")
+    return left, right
+
+
+async def test_two_nodes_authenticate_and_talk_over_a_unix_socket_pair() -> None:
+    left, right = await linked_nodes()
 
     async def both_ready() -> bool:
         for node in (left, right):
@@ -66,14 +83,7 @@ async def test_killing_a_node_fails_its_pending_remote_calls_at_once() -> None:
 
     from .node_app import Slow
 
-    left = await spawn(NodeServer(0, "cookie", "left", "localhost"), None)
-    right = await spawn(NodeServer(0, "cookie", "right", "localhost"), None)
-    await spawn(CounterActor(), None, name="counter-right")
-    one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    reader1, writer1 = await asyncio.open_unix_connection(sock=one)
-    reader2, writer2 = await asyncio.open_unix_connection(sock=two)
-    client_connect_external(left, reader1, writer1)
-    accept_external(right, reader2, writer2)
+    left, right = await linked_nodes()
 
     async def advertised() -> bool:
         return any(r.id.node_id is not None for r in remote_actors("counter-right"))
@@ -139,19 +149,7 @@ async def test_a_new_actors_spawn_and_join_reach_the_peer_before_its_first_messa
 async def test_streams_whose_transport_keeps_its_protocol_are_read_by_a_task() -> None:
     from .node_app import Echo
 
-    def refuse(protocol: object) -> None:
-        raise NotImplementedError("this transport keeps its protocol")
-
-    left = await spawn(NodeServer(0, "cookie", "left", "localhost"), None)
-    right = await spawn(NodeServer(0, "cookie", "right", "localhost"), None)
-    await spawn(CounterActor(), None, name="counter-right")
-    one, two = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    reader1, writer1 = await asyncio.open_unix_connection(sock=one)
-    reader2, writer2 = await asyncio.open_unix_connection(sock=two)
-    for writer in (writer1, writer2):
-        writer.transport.set_protocol = refuse  # type: ignore[method-assign]
-    client_connect_external(left, reader1, writer1)
-    accept_external(right, reader2, writer2)
+    left, right = await linked_nodes(refuse_protocol_change=True)
 
     async def advertised() -> bool:
         return bool(remote_actors("counter-right"))

@@ -15,8 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .harness import APP, NodeProcess
-from .test_nodes import sees
+from .harness import APP, NodeProcess, sees
 
 pytestmark = pytest.mark.timeout(180)
 

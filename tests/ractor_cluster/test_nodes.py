@@ -13,21 +13,9 @@ import pytest
 
 from ractor_cluster.protocol import auth_pb2, meta_pb2, node_pb2
 
-from .harness import NodeProcess
+from .harness import NodeProcess, connected, sees
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def connected(a: NodeProcess, b: NodeProcess) -> None:
-    """Wait until a and b list each other as authenticated sessions."""
-    a.wait_for(lambda: b.full_name in a.rpc("sessions"), what=f"session with {b.name}")
-    b.wait_for(lambda: a.full_name in b.rpc("sessions"), what=f"session with {a.name}")
-
-
-def sees(node: NodeProcess, actor: str) -> None:
-    node.wait_for(
-        lambda: any(name == actor for _, name in node.rpc("remote_actors")), what=actor
-    )
 
 
 def test_two_nodes_authenticate_and_report_their_events(nodes: Callable[..., NodeProcess]) -> None:
