@@ -44,6 +44,7 @@ class RemoteActor(Actor[SerializedMessage, None, None]):
         self.pid = pid
         self.tag = 0
         self.pending: dict[int, RpcReplyPort[bytes]] = {}
+        self.sweep_at = 64
 
     async def pre_start(self, myself: ActorRef[SerializedMessage], args: None) -> None:
         """Nothing to build: the state lives on the instance."""
@@ -71,9 +72,12 @@ class RemoteActor(Actor[SerializedMessage, None, None]):
             frame = encode_call(self.pid, message.args, tag, timeout_ms, message.variant,
                                 message.metadata)
             pending = self.pending
-            if len(pending) >= 64:
+            if len(pending) >= self.sweep_at:
+                # drop the entries of callers that gave up (timed out), now and then: the
+                # threshold doubles with what is really pending, so this stays O(1) per call
                 for stale in [t for t, p in pending.items() if p.is_closed]:
                     del pending[stale]
+                self.sweep_at = max(64, 2 * len(pending))
             pending[tag] = port
             try:
                 self.link.send_frame(frame)
