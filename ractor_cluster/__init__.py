@@ -41,7 +41,7 @@ from ._messages import (
     UnsubscribeToEvents,
 )
 from ._node import NodeServer
-from ._remote_actor import RemoteActor, as_remote, remote_actors
+from ._remote_actor import as_remote, remote_actors
 from ._session import GetAuthenticationState, GetReadyState, NodeSession, NodeSessionMessage
 
 logging.getLogger("ractor").addHandler(logging.NullHandler())
@@ -69,7 +69,6 @@ __all__ = [
     "NodeServerSessionInformation",
     "NodeSession",
     "NodeSessionMessage",
-    "RemoteActor",
     "SocketConnectError",
     "SubscribeToEvents",
     "UnsubscribeToEvents",

@@ -12,18 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
-from ractor_core import (
-    Actor,
-    ActorRef,
-    Call,
-    SerializedCall,
-    SerializedCast,
-    SerializedMessage,
-    bind_reply,
-    decoding_port,
-    encoding_port,
-    pg,
-)
+from ractor_core import Actor, ActorRef, Call, pg
+from ractor_core.transport import SerializedCall, SerializedCast, SerializedMessage
 
 from ._remote_actor import remote_actors
 
@@ -76,8 +66,16 @@ class _Variant:
         """Serialize as the Rust derive would."""
         args = _pack(*self._fields())
         if isinstance(self, Call):
-            return SerializedCall(self.tag, args, decoding_port(self.reply, _decode_str))
+            return SerializedCall(self.tag, args)
         return SerializedCast(self.tag, args)
+
+    def encode_reply(self, value: str) -> bytes:
+        """Encode a reply (every demo call is answered with a string)."""
+        return _encode_str(value)
+
+    def decode_reply(self, data: bytes) -> str:
+        """Decode a reply."""
+        return _decode_str(data)
 
 
 @dataclass(frozen=True)
@@ -134,7 +132,6 @@ class _Family:
                 msg = Relay(to, text)
             else:
                 raise ValueError(f"unknown call variant {message.variant!r}")
-            bind_reply(msg, encoding_port(message.reply, _encode_str))
             return msg
         raise ValueError(f"not a demo message: {message!r}")
 

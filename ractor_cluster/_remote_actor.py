@@ -1,114 +1,153 @@
-"""Remote actors: the local stand-ins of another node's actors, and how to find them.
+"""Remote actors: a peer's actors as one table per session, and how to find them.
 
-A ``RemoteActor`` receives the serialized messages sent to its ``ActorRef`` (whose id is
-remote: ``(node_id, pid)``), writes them as Cast / Call frames on its session, and matches
-CallReply frames back to the waiting callers by tag.
+A session keeps a :class:`PeerActors` table (a ``ractor_core.transport.RemoteNode``): the
+peer's advertised actors are entries in it, and their ``ActorRef``s are handles bound to it,
+with no task and no mailbox. Casts and calls on such a ref are written as Cast / Call frames
+on the session (docs/protocol.md, "Remote messaging"); CallReply frames are matched back to
+the waiting callers by tag.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from ractor_core import (
-    Actor,
-    ActorRef,
-    MessagingError,
-    RpcReplyPort,
+from ractor_core import ActorRef, CallError, MessagingError, RpcReplyPort
+from ractor_core.transport import (
+    RemoteNode,
     SerializedCall,
     SerializedCast,
-    SerializedMessage,
-    all_actors,
+    drop_port,
+    fail_port,
     message_family,
 )
 
 from ._wire import encode_call, encode_cast
 
-__all__ = ["RemoteActor", "as_remote", "remote_actors"]
+__all__ = ["PeerActors", "as_remote", "remote_actors"]
 
 M = TypeVar("M")
 
 _log = logging.getLogger("ractor.cluster.remote_actor")
 _U64_MAX = (1 << 64) - 1
 
+# node id -> the table of each open session
+_peers: dict[int, PeerActors] = {}
+
 
 class _Link(Protocol):
     def send_frame(self, payload: bytes) -> None: ...
 
 
-class RemoteActor(Actor[SerializedMessage, None, None]):
-    """Stands for actor ``pid`` of the peer behind one session (built by the session)."""
+class PeerActors(RemoteNode):
+    """The actors a peer advertised on one session, and the calls waiting on them.
 
-    def __init__(self, link: _Link, pid: int) -> None:
+    Call tags count up from 1 per session (unique among the session's outstanding calls,
+    which is all the peer needs: it echoes them); replies are matched on (to, tag).
+    """
+
+    def __init__(self, link: _Link, node_id: int) -> None:
+        super().__init__(node_id)
         self.link = link
-        self.pid = pid
         self.tag = 0
-        self.pending: dict[int, RpcReplyPort[bytes]] = {}
+        self.pending: dict[int, tuple[int, RpcReplyPort[Any], Callable[[bytes], Any]]] = {}
+        self.calls_to: dict[int, int] = {}  # pid -> number of its pending calls
         self.sweep_at = 64
+        _peers[node_id] = self
 
-    async def pre_start(self, myself: ActorRef[SerializedMessage], args: None) -> None:
-        """Nothing to build: the state lives on the instance."""
-        return None
+    def transmit_cast(self, pid: int, message: SerializedCast) -> None:
+        """Write a Cast frame."""
+        self.link.send_frame(encode_cast(pid, message.args, message.variant, message.metadata))
 
-    async def handle(
-        self, myself: ActorRef[SerializedMessage], message: SerializedMessage, state: None
+    def transmit_call(
+        self,
+        pid: int,
+        message: SerializedCall,
+        port: RpcReplyPort[Any],
+        decode: Callable[[bytes], Any],
     ) -> None:
-        """Write a cast or a call to the wire (messages that waited in the mailbox)."""
-        self.handle_now(message)
+        """Write a Call frame and remember who waits for its reply."""
+        timeout = port.timeout
+        # u64 on the wire: a longer timeout than 2**64 ms is as good as none at all
+        timeout_ms = None if timeout is None else min(int(timeout * 1000), _U64_MAX)
+        self.tag += 1
+        tag = self.tag
+        frame = encode_call(pid, message.args, tag, timeout_ms, message.variant,
+                            message.metadata)
+        pending = self.pending
+        if len(pending) >= self.sweep_at:
+            self._sweep()
+        pending[tag] = (pid, port, decode)
+        self.calls_to[pid] = self.calls_to.get(pid, 0) + 1
+        try:
+            self.link.send_frame(frame)
+        except BaseException:
+            self._take(tag)
+            raise
 
-    def handle_now(self, message: SerializedMessage) -> None:
-        """Write a cast or a call to the wire at once (the runtime's direct path)."""
-        if isinstance(message, SerializedCast):
-            self.link.send_frame(
-                encode_cast(self.pid, message.args, message.variant, message.metadata)
-            )
-        elif isinstance(message, SerializedCall):
-            port = message.reply
-            timeout = port.timeout
-            # u64 on the wire: a longer timeout than 2**64 ms is as good as none at all
-            timeout_ms = None if timeout is None else min(int(timeout * 1000), _U64_MAX)
-            self.tag += 1
-            tag = self.tag
-            frame = encode_call(self.pid, message.args, tag, timeout_ms, message.variant,
-                                message.metadata)
-            pending = self.pending
-            if len(pending) >= self.sweep_at:
-                # drop the entries of callers that gave up (timed out), now and then: the
-                # threshold doubles with what is really pending, so this stays O(1) per call
-                for stale in [t for t, p in pending.items() if p.is_closed]:
-                    del pending[stale]
-                self.sweep_at = max(64, 2 * len(pending))
-            pending[tag] = port
-            try:
-                self.link.send_frame(frame)
-            except BaseException:
-                pending.pop(tag, None)
-                raise
+    def _sweep(self) -> None:
+        """Drop the entries of callers that gave up (timed out), now and then: the threshold
+        doubles with what is really pending, so this stays O(1) per call."""
+        for stale in [t for t, (_, p, _) in self.pending.items() if p.is_closed]:
+            self._take(stale)
+        self.sweep_at = max(64, 2 * len(self.pending))
 
-    def reply(self, tag: int, data: bytes) -> None:
-        """Answer the call ``tag`` with the reply bytes; unknown and late tags are ignored."""
-        port = self.pending.pop(tag, None)
-        if port is not None:
-            port.send(data)
+    def _take(self, tag: int) -> tuple[int, RpcReplyPort[Any], Callable[[bytes], Any]] | None:
+        entry = self.pending.pop(tag, None)
+        if entry is not None:
+            pid = entry[0]
+            left = self.calls_to[pid] - 1
+            if left:
+                self.calls_to[pid] = left
+            else:
+                del self.calls_to[pid]
+        return entry
 
-    def release(self) -> None:
-        """The stand-in stopped (its session ended, or it was killed): fail waiting calls."""
-        self.fail_pending(f"remote actor {self.pid} is no longer reachable")
+    def reply(self, to: int, tag: int, data: bytes) -> None:
+        """Answer call ``tag`` to actor ``to``; unknown, mismatched and late tags are ignored."""
+        entry = self.pending.get(tag)
+        if entry is None or entry[0] != to:
+            return
+        self._take(tag)
+        _, port, decode = entry
+        try:
+            value = decode(data)
+        except Exception as exc:
+            fail_port(port, CallError(f"the reply from remote actor {self.node_id}.{to} could "
+                                      f"not be decoded: {exc}"))
+            return
+        port.send(value)
 
-    def fail_pending(self, why: str) -> None:
-        """Fail every waiting call at once (the connection is gone)."""
+    def forget_calls(self, pid: int, why: str) -> None:
+        """Fail the calls waiting on actor ``pid`` (it terminated)."""
+        if pid not in self.calls_to:
+            return
+        for tag in [t for t, entry in self.pending.items() if entry[0] == pid]:
+            entry = self._take(tag)
+            if entry is not None:
+                drop_port(entry[1], why)
+
+    def close(self, reason: str) -> None:
+        """The session ended: every actor is gone and every waiting call fails now."""
+        if _peers.get(self.node_id) is self:
+            del _peers[self.node_id]
         pending, self.pending = self.pending, {}
-        for port in pending.values():
-            port._drop(why)
+        self.calls_to.clear()
+        why = f"the connection to node {self.node_id} was lost ({reason})"
+        for _, port, _ in pending.values():
+            drop_port(port, why)
+        super().close(reason)
 
 
 def remote_actors(name: str | None = None) -> list[ActorRef[Any]]:
     """The remote actors this node knows (optionally only those advertised as ``name``)."""
-    return [
-        ref
-        for ref in all_actors()
-        if not ref.id.is_local and ref.is_alive and (name is None or ref.name == name)
-    ]
+    found: list[ActorRef[Any]] = []
+    for node_id in sorted(_peers):
+        for ref in _peers[node_id]:
+            if name is None or ref.name == name:
+                found.append(ref)
+    return found
 
 
 def as_remote(ref: ActorRef[Any], message_type: type[M] | Any) -> ActorRef[M]:

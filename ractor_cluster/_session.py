@@ -20,27 +20,25 @@ from google.protobuf.message import DecodeError
 
 from ractor_core import (
     Actor,
-    ActorFailed,
     ActorRef,
-    ActorTerminated,
     Call,
+    CallError,
     MessagingError,
     PidLifecycleEvent,
     PidSpawned,
     ProcessGroupChanged,
     RactorError,
-    SerializedCall,
-    SerializedCast,
+    ReplyPortError,
+    RpcReplyPort,
     SupervisionEvent,
     Timer,
     all_actors,
     demonitor_pids,
     monitor_pids,
     pg,
-    reply_sink,
-    spawn_remote,
 )
 from ractor_core import GroupJoin as _GroupJoin
+from ractor_core.transport import SerializedCall, SerializedCast, decode, offer, wait_room
 
 from ._auth import ClientHandshake, ServerHandshake
 from ._errors import FrameError
@@ -55,7 +53,7 @@ from ._messages import (
     _Dial,
     _Sessions,
 )
-from ._remote_actor import RemoteActor
+from ._remote_actor import PeerActors
 from ._wire import NodeFrame, decode_node, encode_reply
 from .protocol import auth_pb2, control_pb2, meta_pb2, node_pb2
 
@@ -76,6 +74,8 @@ _READ_CHUNK = 256 * 1024
 _BACKLOG_HIGH = 4096  # frames waiting behind a slow one: stop reading from the socket
 _BACKLOG_LOW = 1024  # ... and read again below this
 _CHECK_TIMEOUT = 2.0  # the NodeServer answers election questions within this (Rust: 0.5 s)
+_PARKED_HIGH = 4096  # messages held for full mailboxes: stop reading from the socket
+_PARKED_LOW = 1024  # ... and read again below this
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,14 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.sent_ready = False
         self.got_ready = False
         self.advertised: dict[int, ActorRef[Any]] = {}  # pid -> the local actor
-        self.proxies: dict[int, ActorRef[Any]] = {}
-        self.proxy_actors: dict[int, RemoteActor] = {}
+        self.peer_actors = PeerActors(self, config.node_id)  # the peer's actors
+        # messages for full local mailboxes, held in order per actor until there is room
+        self.parked: dict[int, collections.deque[tuple[Any, RpcReplyPort[Any] | None]]] = {}
+        self.parked_count = 0
+        self.park_paused = False
+        self.unparked = asyncio.Event()
+        self.unparked.set()
+        self.park_tasks: set[asyncio.Task[None]] = set()
         self.writer: FrameWriter | None = None
         self.reader_task: asyncio.Task[None] | None = None  # only for the fallback read loop
         self.frames = FrameReader(config.max_inbound_frame_size)
@@ -189,12 +195,17 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         if self.myself is not None and self.elected:
             demonitor_pids(self.myself.id)
             pg.demonitor_scope(pg.ALL_SCOPES_NOTIFICATION, self.myself.id)
-        for actor in self.proxy_actors.values():
-            actor.fail_pending(f"the connection to {self._peer_label()} was lost")
-        for task in (self.reader_task, self.processor):
+        self.peer_actors.close(self.stop_reason or "session_closed")
+        for task in (self.reader_task, self.processor, *self.park_tasks):
             if task is not None and not task.done() and task is not asyncio.current_task():
                 task.cancel()
         self.backlog.clear()
+        if self.parked_count:
+            _log.info("session %s: %d messages for full mailboxes were not delivered: the "
+                      "connection to %s closed", self.config.node_id, self.parked_count,
+                      self._peer_label())
+            self.parked.clear()
+            self.parked_count = 0
         if self.writer is not None:
             self.writer.close()
         self.stream.close()
@@ -283,14 +294,9 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
     async def handle_supervisor_evt(
         self, myself: ActorRef[NodeSessionMessage], event: SupervisionEvent, state: None
     ) -> None:
-        """Forget stopped proxies (local changes are forwarded by handle_event_now)."""
+        """Forward local changes that could not be forwarded at once."""
         if isinstance(event, (PidLifecycleEvent, ProcessGroupChanged)):
             self._forward(event)
-        elif isinstance(event, (ActorTerminated, ActorFailed)):
-            pid = event.actor.id.pid
-            if not event.actor.id.is_local and self.proxies.get(pid) is event.actor:
-                del self.proxies[pid]
-                self.proxy_actors.pop(pid, None)
 
     def _forward(self, event: PidLifecycleEvent | ProcessGroupChanged) -> None:
         if not self.elected or self.stop_reason is not None:
@@ -402,8 +408,9 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     return
                 if self.paused and len(backlog) < _BACKLOG_LOW:
                     self.paused = False
-                    transport: Any = self.stream.writer.transport
-                    transport.resume_reading()
+                    if not self.park_paused:
+                        transport: Any = self.stream.writer.transport
+                        transport.resume_reading()
             if self.frames.failed:
                 self._read_failed("frame_read_error", None)
             elif self.lost:
@@ -456,6 +463,9 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         reason = "channel_closed"
         try:
             while myself.is_alive and self.stop_reason is None:
+                if self.park_paused:  # back-pressure: read again once mailboxes make room
+                    await self.unparked.wait()
+                    continue
                 data = await stream.read(_READ_CHUNK)
                 if not data:
                     break
@@ -596,46 +606,92 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             if target is None:
                 return
             try:
-                target.send_serialized(SerializedCast(variant, what, metadata))
+                msg = decode(target, SerializedCast(variant, what, metadata))
             except Exception as exc:  # undecodable or stopped: dropped, as in Rust
                 _log.debug("dropped a cast to pid %s: %s", to, exc)
+                return
+            self._deliver(to, target, msg, None)
         elif arm == "call":
-            self._on_call(to, what, variant, tag, timeout_ms, metadata)
+            target = self.advertised.get(to)
+            if target is None:
+                return
+            try:
+                msg = decode(target, SerializedCall(variant, what, metadata))
+                encode = msg.encode_reply
+            except Exception as exc:  # undecodable or stopped: no reply, as in Rust
+                _log.debug("dropped a call to pid %s: %s", to, exc)
+                return
+            timeout = None if timeout_ms is None else timeout_ms / 1000
+            port = _WirePort(self, to, tag, timeout, encode)
+            self._deliver(to, target, msg, port)
         elif arm == "reply":
-            actor = self.proxy_actors.get(to)
-            if actor is not None:
-                actor.reply(tag, what)
+            self.peer_actors.reply(to, tag, what)
 
-    def _on_call(
+    def _deliver(
+        self, to: int, target: ActorRef[Any], msg: Any, port: RpcReplyPort[Any] | None
+    ) -> None:
+        """Into the actor's mailbox, or held (in order) while its bounded mailbox is full."""
+        held = self.parked.get(to)
+        if held is None:
+            try:
+                if offer(target, msg, port):
+                    return
+            except MessagingError as exc:  # the actor stopped: dropped, as in Rust
+                _log.debug("dropped a message to pid %s: %s", to, exc)
+                return
+            held = self.parked[to] = collections.deque()
+            task = self.loop.create_task(self._unpark(to, target, held))
+            self.park_tasks.add(task)
+            task.add_done_callback(self.park_tasks.discard)
+        held.append((msg, port))
+        self.parked_count += 1
+        if self.parked_count > _PARKED_HIGH and not self.park_paused:
+            # back-pressure: the peer's writes wait in TCP until the mailboxes have room
+            self.park_paused = True
+            self.unparked.clear()
+            self._pause_reading()
+
+    async def _unpark(
         self,
         to: int,
-        what: bytes,
-        variant: str,
-        tag: int,
-        timeout_ms: int | None,
-        metadata: bytes | None,
+        target: ActorRef[Any],
+        held: collections.deque[tuple[Any, RpcReplyPort[Any] | None]],
     ) -> None:
-        target = self.advertised.get(to)
-        if target is None:
-            return
-        timeout = None if timeout_ms is None else timeout_ms / 1000
-        loop = self.loop
-        deadline = None if timeout is None else loop.time() + timeout
-        send_frame = self.send_frame
-
-        def deliver(data: Any) -> bool:
-            if deadline is not None and loop.time() > deadline:
-                return False  # too late: Rust sends no reply after timeout_ms either
-            if not isinstance(data, (bytes, bytearray)):
-                return False
-            send_frame(encode_reply(to, tag, bytes(data)))
-            return True
-
+        """Offer the held messages of one actor as its mailbox makes room."""
         try:
-            port = reply_sink(deliver, timeout)
-            target.send_serialized(SerializedCall(variant, what, port, metadata))
-        except Exception as exc:
-            _log.debug("dropped a call to pid %s: %s", to, exc)
+            while held:
+                await wait_room(target)
+                while held:
+                    msg, port = held[0]
+                    if not offer(target, msg, port):
+                        break
+                    held.popleft()
+                    self._unparked(1)
+        except MessagingError:
+            _log.debug("pid %s stopped: %d held messages dropped, as for any stopped actor",
+                       to, len(held))
+            self._unparked(len(held))
+            held.clear()
+        finally:
+            if self.parked.get(to) is held:
+                del self.parked[to]
+
+    def _unparked(self, n: int) -> None:
+        self.parked_count -= n
+        if self.park_paused and self.parked_count < _PARKED_LOW:
+            self.park_paused = False
+            self.unparked.set()
+            self._resume_reading()
+
+    def _pause_reading(self) -> None:
+        if self.reader_task is None:
+            transport: Any = self.stream.writer.transport
+            transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.reader_task is None and not self.paused and self.stop_reason is None:
+            transport: Any = self.stream.writer.transport
+            transport.resume_reading()
 
     # -- control messages
 
@@ -643,29 +699,25 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self, myself: ActorRef[NodeSessionMessage], msg: control_pb2.ControlMessage
     ) -> None:
         which = msg.WhichOneof("msg")
+        peer = self.peer_actors
         if which == "spawn":
             for advertised in msg.spawn.actors:
-                await self._proxy(myself, advertised)
+                self._proxy(advertised)
         elif which == "terminate":
             for pid in msg.terminate.ids:
-                proxy = self.proxies.pop(pid, None)
-                stand_in = self.proxy_actors.pop(pid, None)
-                if stand_in is not None:
-                    stand_in.fail_pending(f"remote actor {pid} terminated")
-                if proxy is not None:
-                    await proxy.stop_and_wait("remote")
+                peer.terminate(pid, "remote")
         elif which == "ping":
             self._control(pong=control_pb2.Pong(timestamp=msg.ping.timestamp))
         elif which == "pong":
             pass  # liveness is tracked on every frame received
         elif which == "pg_join":
             join = msg.pg_join
-            proxies = [await self._proxy(myself, a) for a in join.actors]
+            proxies = [self._proxy(a) for a in join.actors]
             if proxies:
                 pg.join_scoped(join.scope, join.group, proxies)
         elif which == "pg_leave":
             leave = msg.pg_leave
-            known = [self.proxies[a.pid] for a in leave.actors if a.pid in self.proxies]
+            known = [r for r in (peer.get(a.pid) for a in leave.actors) if r is not None]
             if known:
                 pg.leave_scoped(leave.scope, leave.group, known)
         elif which == "enumerate_node_sessions":
@@ -679,24 +731,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             self.got_ready = True
             self._check_ready(myself)
 
-    async def _proxy(
-        self, myself: ActorRef[NodeSessionMessage], actor: control_pb2.Actor
-    ) -> ActorRef[Any]:
-        existing = self.proxies.get(actor.pid)
-        if existing is not None and existing.status.is_active:
-            return existing
-        stand_in = RemoteActor(self, actor.pid)
-        ref = await spawn_remote(
-            stand_in,
-            None,
-            node_id=self.config.node_id,
-            pid=actor.pid,
-            name=actor.name if actor.HasField("name") else None,
-            supervisor=myself,
-        )
-        self.proxies[actor.pid] = ref
-        self.proxy_actors[actor.pid] = stand_in
-        return ref
+    def _proxy(self, actor: control_pb2.Actor) -> ActorRef[Any]:
+        return self.peer_actors.actor(actor.pid, actor.name if actor.HasField("name") else None)
 
     async def _answer_enumeration(self, asker: auth_pb2.NameMessage) -> None:
         try:
@@ -729,6 +765,69 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     self.server.cast(_Dial(entry.connection_string))
                 except MessagingError:
                     return
+
+
+class _WirePort(RpcReplyPort[Any]):
+    """The reply port of a call from the peer: the reply is encoded by the call's message
+    and written as a CallReply frame; past ``timeout_ms`` nothing is sent (as in Rust), and
+    a port dropped unanswered sends nothing (the caller times out, as with Rust)."""
+
+    __slots__ = ("_answered", "_deadline", "_encode", "_session", "_tag", "_timeout", "_to")
+
+    def __init__(
+        self,
+        session: NodeSession,
+        to: int,
+        tag: int,
+        timeout: float | None,
+        encode: Any,
+    ) -> None:
+        self._session = session
+        self._to = to
+        self._tag = tag
+        self._timeout = timeout
+        self._deadline = None if timeout is None else session.loop.time() + timeout
+        self._encode = encode
+        self._answered = False
+
+    @property
+    def timeout(self) -> float | None:
+        """The caller's timeout in seconds (None: it waits without limit)."""
+        return self._timeout
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the caller no longer waits (answered, past its timeout, or disconnected)."""
+        return self._answered or self._too_late()
+
+    def send(self, value: Any) -> bool:
+        """Encode the reply and write it to the peer; False when nobody waits any more.
+
+        Raises:
+            ReplyPortError: the port was already answered.
+            SerializationError: the value does not fit the call's reply type.
+        """
+        if self._answered:
+            raise ReplyPortError("this reply port was already answered; a port replies once")
+        data = self._encode(value)
+        self._answered = True
+        if self._too_late():
+            return False
+        self._session.send_frame(encode_reply(self._to, self._tag, bytes(data)))
+        return True
+
+    def _too_late(self) -> bool:
+        # a reply now would be too late, or have no connection to go on
+        session = self._session
+        if session.stop_reason is not None:
+            return True
+        return self._deadline is not None and session.loop.time() > self._deadline
+
+    def _fail(self, error: CallError) -> None:
+        self._answered = True  # no CallReply: the protocol has no error frame
+
+    def __repr__(self) -> str:
+        return f"<RpcReplyPort to {self._to} tag {self._tag} (remote caller)>"
 
 
 class _Inbound(asyncio.Protocol):

@@ -1,18 +1,20 @@
 """ractor_core: Erlang-style actors on asyncio, after the Rust ``ractor`` crate.
 
 The public API is what this module re-exports; submodules are private, except
-:mod:`ractor_core.pg` (process groups).
+:mod:`ractor_core.pg` (process groups) and :mod:`ractor_core.transport` (the seam for
+transports such as ``ractor_cluster``; applications do not need it).
 """
 
 from __future__ import annotations
 
 import logging
 
-from . import pg
+from . import pg, transport  # noqa: F401 - ractor_core.transport, for transports
 from ._actor import Actor
 from ._errors import (
     CallError,
     CallTimeout,
+    MailboxFull,
     MessagingError,
     RactorError,
     ReplyDropped,
@@ -21,25 +23,9 @@ from ._errors import (
     WaitTimeout,
 )
 from ._id import ActorId
-from ._message import (
-    BytesConvertable,
-    Call,
-    MessageFamily,
-    RpcReplyPort,
-    SerializedCall,
-    SerializedCallReply,
-    SerializedCast,
-    SerializedMessage,
-    bind_reply,
-    decoding_port,
-    encoding_port,
-    message_family,
-    register_message_family,
-    reply_channel,
-    reply_sink,
-)
+from ._message import BytesConvertable, Call, RpcReplyPort
 from ._port import OutputPort, Subscription
-from ._ref import ActorRef, multi_call, spawn, spawn_linked, spawn_remote
+from ._ref import ActorRef, multi_call, spawn, spawn_linked
 from ._registry import (
     all_actors,
     demonitor_pids,
@@ -81,7 +67,7 @@ __all__ = [
     "GroupChange",
     "GroupJoin",
     "GroupLeave",
-    "MessageFamily",
+    "MailboxFull",
     "MessagingError",
     "OutputPort",
     "PidLifecycleEvent",
@@ -92,31 +78,19 @@ __all__ = [
     "ReplyDropped",
     "ReplyPortError",
     "RpcReplyPort",
-    "SerializedCall",
-    "SerializedCallReply",
-    "SerializedCast",
-    "SerializedMessage",
     "SpawnError",
     "Subscription",
     "SupervisionEvent",
     "Timer",
     "WaitTimeout",
     "all_actors",
-    "bind_reply",
-    "decoding_port",
     "demonitor_pids",
-    "encoding_port",
-    "message_family",
     "monitor_pids",
     "multi_call",
     "pg",
-    "register_message_family",
     "registered",
-    "reply_channel",
-    "reply_sink",
     "spawn",
     "spawn_linked",
-    "spawn_remote",
     "where_is",
     "where_is_pid",
 ]

@@ -5,6 +5,7 @@
     RactorError                      root of every error this project raises
     ├── SpawnError                   an actor could not start (pre_start raised, name taken)
     ├── MessagingError               a message could not be sent; ``.unsent`` gives it back
+    │   └── MailboxFull              the actor's bounded mailbox is full (``cast``)
     ├── CallError                    a call produced no reply value
     │   ├── CallTimeout              no reply within the caller's timeout
     │   └── ReplyDropped             the callee stopped, or discarded the reply port unanswered
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CallError",
     "CallTimeout",
+    "MailboxFull",
     "MessagingError",
     "RactorError",
     "ReplyDropped",
@@ -54,6 +56,10 @@ class MessagingError(RactorError):
     def __init__(self, message: str, unsent: Any = None) -> None:
         super().__init__(message)
         self.unsent = unsent
+
+
+class MailboxFull(MessagingError):
+    """The actor's bounded mailbox is full; ``unsent`` holds the message (``send`` waits)."""
 
 
 class CallError(RactorError):

@@ -1,23 +1,37 @@
-"""The message protocol: rpc messages, reply ports, and the serialized form of messages.
+"""The message protocol: rpc messages, reply ports, envelopes, and serialized messages.
 
 A message is any Python object. An *rpc* message subclasses :class:`Call` with its reply
-type, ``class Get(Call[int])``; ``ActorRef.call`` attaches an :class:`RpcReplyPort` to it,
-which the handler reaches as ``message.reply``.
+type, ``class Get(Call[int])``. ``ActorRef.call`` puts the message into the mailbox in an
+envelope together with one reply port; the message object itself is never touched, so it
+may be frozen, slotted, shared, or sent again. While ``handle`` runs, ``message.reply`` finds
+the port of the envelope being handled.
 
 A *cluster* message type can leave the process: its instances ``serialize()`` into a
-:data:`SerializedMessage`, and its family ``deserialize()`` one back. ``ractor_derive`` derives
-both; ``ractor_cluster`` moves them over the wire. Nothing here knows a wire format.
+:data:`SerializedMessage`, its rpc variants ``encode_reply`` / ``decode_reply`` their reply,
+and its family ``deserialize()`` a serialized message back. ``ractor_derive`` derives all of
+it; ``ractor_cluster`` moves the bytes. Nothing here knows a wire format.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import types
 import typing
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, Self, TypeAlias, TypeVar, final, runtime_checkable
+from typing import (
+    Any,
+    Generic,
+    Protocol,
+    Self,
+    TypeAlias,
+    TypeVar,
+    final,
+    runtime_checkable,
+)
 
 from ._errors import CallError, ReplyDropped, ReplyPortError
 
@@ -25,66 +39,81 @@ __all__ = [
     "BytesConvertable",
     "Call",
     "MessageFamily",
-    "bind_reply",
-    "decoding_port",
-    "encoding_port",
     "RpcReplyPort",
     "SerializedCall",
-    "SerializedCallReply",
     "SerializedCast",
     "SerializedMessage",
     "message_family",
     "register_message_family",
-    "reply_channel",
-    "reply_sink",
 ]
 
 R = TypeVar("R")
 _log = logging.getLogger("ractor.core.rpc")
 
-_TOKEN = object()
+
+# --------------------------------------------------------------------------- reply ports
+
+
+class RpcReplyPort(ABC, Generic[R]):
+    """The one-shot port on which a called actor sends its reply (built only by the runtime).
+
+    Answer with ``send(value)``, now or later; the port may be kept or forwarded. A port that
+    is discarded unanswered fails the waiting call with :class:`ReplyDropped` (a port whose
+    caller is on another node sends nothing, as in Rust: the caller times out).
+
+    There is one port object per call in each process; its class depends on where the
+    caller waits (this process, or another node), which a handler never needs to know.
+    """
+
+    __slots__ = ()
+
+    @property
+    @abstractmethod
+    def timeout(self) -> float | None:
+        """The caller's timeout in seconds (None: it waits without limit)."""
+
+    @property
+    @abstractmethod
+    def is_closed(self) -> bool:
+        """Whether the caller no longer waits (answered, timed out, or gone)."""
+
+    @abstractmethod
+    def send(self, value: R) -> bool:
+        """Send the reply; returns False when the caller no longer waits.
+
+        Raises:
+            ReplyPortError: the port was already answered.
+        """
+
+    @abstractmethod
+    def _fail(self, error: CallError) -> None:
+        """End the call with ``error`` instead of a reply (idempotent; never raises)."""
+
+    def _drop(self, why: str) -> None:
+        """The port will never be answered: fail the caller with ``ReplyDropped``."""
+        self._fail(ReplyDropped(why))
 
 
 @final
-class RpcReplyPort(Generic[R]):
-    """The one-shot port on which a called actor sends its reply (built only by the runtime).
+class _FuturePort(RpcReplyPort[R]):
+    """The port of a caller waiting in this process: it resolves the caller's future."""
 
-    Answer with ``send(value)``, now or later; the port may be kept or forwarded. A port
-    that is discarded unanswered fails the waiting call with :class:`ReplyDropped`.
-    """
+    __slots__ = ("_answered", "_fut", "_timeout")
 
-    __slots__ = ("_answered", "_convert", "_decoding", "_fut", "_target", "timeout")
-
-    def __init__(
-        self,
-        token: object,
-        fut: asyncio.Future[Any] | None,
-        timeout: float | None = None,
-        *,
-        convert: Callable[[Any], Any] | None = None,
-        target: RpcReplyPort[Any] | None = None,
-        decoding: bool = False,
-    ) -> None:
-        if token is not _TOKEN:
-            raise TypeError("RpcReplyPort is built by the runtime; use ActorRef.call()")
+    def __init__(self, fut: asyncio.Future[R], timeout: float | None) -> None:
         self._fut = fut
+        self._timeout = timeout
         self._answered = False
-        self._convert = convert
-        self._target = target
-        self._decoding = decoding
-        self.timeout = timeout
+
+    @property
+    def timeout(self) -> float | None:
+        """The caller's timeout in seconds (None: it waits without limit)."""
+        return self._timeout
 
     @property
     def is_closed(self) -> bool:
         """Whether the caller no longer waits (answered, timed out, or gave up)."""
-        if self._answered:
-            return True
-        if self._target is not None:
-            return self._target.is_closed
-        fut = self._fut
-        if fut is None:
-            return self._convert is None  # a sink port stays open until answered
-        return fut.done()
+        return self._answered or self._fut.done()
 
     def send(self, value: R) -> bool:
         """Send the reply; returns False when the caller no longer waits.
@@ -95,47 +124,20 @@ class RpcReplyPort(Generic[R]):
         if self._answered:
             raise ReplyPortError("this reply port was already answered; a port replies once")
         self._answered = True
-        convert = self._convert
-        target = self._target
-        if target is not None:
-            if convert is not None:
-                if self._decoding:
-                    # bytes from another node: a decoding error fails the caller, not us
-                    try:
-                        value = convert(value)
-                    except Exception as exc:
-                        target._fail(CallError(f"the reply could not be decoded: {exc!r}"))
-                        return False
-                else:
-                    # a typed reply going to another node: a value of the wrong type is the
-                    # handler's bug, so the error is raised to it
-                    value = convert(value)
-            return target.send(value)
         fut = self._fut
-        if fut is None:
-            # a sink port (reply_sink): the callback takes the value at once
-            return bool(convert(value)) if convert is not None else False
         if fut.done():
             return False
         fut.set_result(value)
         return True
 
-    def _fail(self, error: BaseException) -> None:
+    def _fail(self, error: CallError) -> None:
         self._answered = True
-        if self._target is not None:
-            self._target._fail(error)
-            return
         fut = self._fut
-        if fut is not None and not fut.done():
+        if not fut.done():
             try:
                 fut.set_exception(error)
             except RuntimeError:  # the loop is closed: nobody waits any more
                 pass
-
-    def _drop(self, why: str) -> None:
-        """Fail the waiting caller because the port will never be answered."""
-        if not self._answered:
-            self._fail(ReplyDropped(why))
 
     def __del__(self) -> None:
         if not self._answered:
@@ -143,104 +145,62 @@ class RpcReplyPort(Generic[R]):
 
     def __repr__(self) -> str:
         state = "answered" if self._answered else "open"
-        return f"<RpcReplyPort {state} timeout={self.timeout}>"
+        return f"<RpcReplyPort {state} timeout={self._timeout}>"
 
 
-def _new_port(fut: asyncio.Future[Any] | None, timeout: float | None = None) -> RpcReplyPort[Any]:
-    return RpcReplyPort(_TOKEN, fut, timeout)
+@final
+class _Envelope:
+    """A call in a mailbox: the untouched message and its reply port."""
+
+    __slots__ = ("message", "port")
+
+    def __init__(self, message: Any, port: RpcReplyPort[Any]) -> None:
+        self.message = message
+        self.port = port
 
 
-def reply_channel(timeout: float | None = None) -> tuple[RpcReplyPort[Any], asyncio.Future[Any]]:
-    """A reply port and the future its answer resolves (for transports; needs a running loop).
+class _Handling(Protocol):
+    """What ``Call.reply`` reads of the actor running in the current task."""
 
-    The counterpart of Rust's ``oneshot`` + ``RpcReplyPort::from``: a transport hands the
-    port to a local actor and awaits the future. A port discarded unanswered fails the future
-    with ``ReplyDropped``.
-    """
-    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    return RpcReplyPort(_TOKEN, fut, timeout), fut
+    current: _Envelope | None
 
 
-def reply_sink(
-    deliver: Callable[[Any], bool], timeout: float | None = None
-) -> RpcReplyPort[Any]:
-    """A reply port that hands its answer to ``deliver`` at once (for transports).
-
-    ``deliver`` returns whether the answer went anywhere. A discarded port calls nothing:
-    the transport sends no reply, as Rust's does.
-    """
-    return RpcReplyPort(_TOKEN, None, timeout, convert=deliver)
-
-
-def decoding_port(target: RpcReplyPort[R], decode: Callable[[bytes], R]) -> RpcReplyPort[bytes]:
-    """A port taking encoded reply bytes, decoding them, and answering ``target``.
-
-    A decoding failure fails the waiting caller with ``CallError``. Used by cluster messages
-    sent to remote actors.
-    """
-    return RpcReplyPort(_TOKEN, None, target.timeout, convert=decode, target=target, decoding=True)
-
-
-def encoding_port(target: RpcReplyPort[bytes], encode: Callable[[R], bytes]) -> RpcReplyPort[R]:
-    """A typed port whose replies are encoded and sent on to the bytes port ``target``.
-
-    Used when a serialized call from another node is delivered to a local actor.
-    """
-    return RpcReplyPort(_TOKEN, None, target.timeout, convert=encode, target=target)
-
-
-def bind_reply(message: Call[R], port: RpcReplyPort[R]) -> None:
-    """Attach ``port`` to an rpc message, as ``call`` does (for codecs and transports)."""
-    _REPLY_SLOT.__set__(message, port)
+# The cell of the actor whose task this is (set once when its task starts; tasks made by a
+# handler inherit it, so they may read message.reply while the handler still runs).
+_handling: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar(
+    "ractor_handling", default=None
+)
 
 
 class Call(Generic[R]):
     """Base of rpc messages: ``class Get(Call[int])`` is answered with an ``int``.
 
-    ``ActorRef.call`` attaches the reply port, which the handler reads as ``message.reply``.
-    The runtime detaches the port from the message once ``handle`` returns, so a handler
-    that answers later keeps the *port*, not the message.
+    While the handler of a call runs, ``message.reply`` is its reply port. To answer after
+    ``handle`` returns, keep the *port* (``port = message.reply``), not the message.
     """
 
-    __slots__ = ("_ractor_reply",)
+    __slots__ = ()
 
     @property
     def reply(self) -> RpcReplyPort[R]:
-        """The reply port of this call.
+        """The reply port of this call, while its handler runs.
 
         Raises:
-            ReplyPortError: the message was not sent with ``call`` or its handler returned.
+            ReplyPortError: the message is not the call being handled by this actor (it was
+                not sent with ``call``, or its handler already returned).
         """
-        port: RpcReplyPort[R] | None = getattr(self, "_ractor_reply", None)
-        if port is None:
-            raise ReplyPortError(
-                f"{type(self).__name__} carries no reply port: it was not sent with "
-                "ActorRef.call(), or its handler already returned (keep message.reply, "
-                "not the message, to answer later)"
-            )
-        return port
-
-    def __copy__(self) -> Self:
-        """Copy the message's fields, without its reply port."""
-        cls = type(self)
-        new = object.__new__(cls)
-        fields = getattr(self, "__dict__", None)
-        if fields:
-            new.__dict__.update(fields)
-        for klass in cls.__mro__:
-            slots = klass.__dict__.get("__slots__", ())
-            for slot in (slots,) if isinstance(slots, str) else slots:
-                if slot in ("_ractor_reply", "__dict__", "__weakref__"):
-                    continue
-                try:
-                    value = object.__getattribute__(self, slot)
-                except AttributeError:
-                    continue
-                object.__setattr__(new, slot, value)
-        return new
-
-
-_REPLY_SLOT: Any = Call.__dict__["_ractor_reply"]
+        cell = _handling.get()
+        if cell is not None:
+            env = cell.current
+            if env is not None and env.message is self:
+                port: RpcReplyPort[R] = env.port
+                return port
+        raise ReplyPortError(
+            f"{type(self).__name__} carries no reply port here: message.reply is the port "
+            "of the call being handled, read inside handle() (it was not sent with "
+            "ActorRef.call(), or its handler already returned; keep message.reply, not "
+            "the message, to answer later)"
+        )
 
 
 # --------------------------------------------------------------------------- serialized
@@ -259,23 +219,17 @@ class SerializedCast:
 
 @dataclass(slots=True)
 class SerializedCall:
-    """A call in serialized form; the reply port takes the encoded reply bytes."""
+    """A call in serialized form: variant tag, packed arguments, optional metadata.
+
+    Its reply travels apart: the message's ``encode_reply`` / ``decode_reply`` convert it.
+    """
 
     variant: str
     args: bytes
-    reply: RpcReplyPort[bytes]
     metadata: bytes | None = None
 
 
-@dataclass(slots=True)
-class SerializedCallReply:
-    """The encoded reply to a call, matched to its caller by ``tag``."""
-
-    tag: int
-    data: bytes
-
-
-SerializedMessage: TypeAlias = SerializedCast | SerializedCall | SerializedCallReply
+SerializedMessage: TypeAlias = SerializedCast | SerializedCall
 
 
 @runtime_checkable
@@ -334,3 +288,7 @@ def message_family(tp: Any) -> MessageFamily | None:
     if callable(getattr(tp, "deserialize", None)):
         return typing.cast(MessageFamily, tp)
     return None
+
+
+_Encode: TypeAlias = Callable[[Any], bytes]
+_Decode: TypeAlias = Callable[[bytes], Any]

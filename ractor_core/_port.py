@@ -71,7 +71,8 @@ class OutputPort(Generic[T]):
         return len(self._subs)
 
     def send(self, value: T) -> None:
-        """Publish ``value`` to every subscriber (a cast each; never blocks)."""
+        """Publish ``value`` to every subscriber (a cast each; never blocks; a full bounded
+        mailbox misses the value)."""
         dead: list[Subscription] = []
         for sub in list(self._subs):
             try:
@@ -87,7 +88,8 @@ class OutputPort(Generic[T]):
             try:
                 sub.receiver.cast(msg)
             except MessagingError:
-                if not sub.receiver.is_alive or not sub.receiver._accepting:
+                receiver = sub.receiver
+                if not receiver.is_alive or not receiver._cell.accepting(receiver):
                     dead.append(sub)
         for sub in dead:
             sub.unsubscribe()

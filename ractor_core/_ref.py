@@ -1,24 +1,20 @@
-"""``ActorRef``, the actor's processing loop, and ``spawn``.
+"""``ActorRef``, the handle users hold, and ``spawn``.
 
-One ``ActorRef`` object exists per actor and holds its mailbox; the actor runs as one
-asyncio task. Order of processing: a kill (a signal) interrupts whatever runs; a stop
-request is taken before supervision events, which are taken before ordinary messages.
-Messages from one sender arrive in the order sent (one FIFO mailbox).
+A ref is an id and a cell: a local :class:`~ractor_core._cell.ActorCell` (mailbox, task,
+lifecycle), or, for another node's actor, that node's table in a transport
+(:class:`~ractor_core._remote.RemoteNode`). Everything a user does with a ref is the same
+either way; a remote ref's messages are serialized on the way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import copy
-import functools
 import logging
-import traceback
-from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
-from . import _registry, pg
+from . import _registry
+from ._cell import ActorCell, Cell
 from ._errors import (
     CallError,
     CallTimeout,
@@ -28,29 +24,14 @@ from ._errors import (
     WaitTimeout,
 )
 from ._id import ActorId, next_pid
-from ._message import (
-    _REPLY_SLOT,
-    Call,
-    MessageFamily,
-    SerializedCall,
-    SerializedCast,
-    SerializedMessage,
-    _new_port,
-    message_family,
-)
-from ._supervision import (
-    ActorFailed,
-    ActorStarted,
-    ActorStatus,
-    ActorTerminated,
-    SupervisionEvent,
-)
+from ._message import Call, _FuturePort
+from ._supervision import ActorStarted, ActorStatus, SupervisionEvent
 from ._timers import Timer
 
 if TYPE_CHECKING:
     from ._actor import Actor
 
-__all__ = ["ActorRef", "multi_call", "spawn", "spawn_linked", "spawn_remote"]
+__all__ = ["ActorRef", "multi_call", "spawn", "spawn_linked"]
 
 M = TypeVar("M")
 S = TypeVar("S")
@@ -58,22 +39,10 @@ A = TypeVar("A")
 R = TypeVar("R")
 
 _log = logging.getLogger("ractor.core.actor")
-_sup_log = logging.getLogger("ractor.core.supervision")
 
 _TOKEN = object()
-_DRAIN = object()  # end-of-mailbox marker queued by drain()
-_BUDGET = 256  # messages handled before the actor yields to other tasks
-
-_STARTING = ActorStatus.STARTING
-_RUNNING = ActorStatus.RUNNING
-_DRAINING = ActorStatus.DRAINING
-_STOPPING = ActorStatus.STOPPING
 _STOPPED = ActorStatus.STOPPED
-
-
-def _wait_expired(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_exception(TimeoutError())
+_DRAINING = ActorStatus.DRAINING
 
 
 def _expire(fut: asyncio.Future[Any], actor: ActorId, timeout: float) -> None:
@@ -81,118 +50,79 @@ def _expire(fut: asyncio.Future[Any], actor: ActorId, timeout: float) -> None:
         fut.set_exception(CallTimeout(f"no reply from actor {actor} within {timeout}s", actor))
 
 
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None and not 0 <= timeout < float("inf"):
+        raise ValueError(f"a call timeout is a finite number of seconds >= 0, got {timeout}")
+
+
 @final
 class ActorRef(Generic[M]):
     """Handle to an actor taking messages of type ``M`` (built only by the runtime).
 
-    ``cast`` and ``call`` send messages; ``stop``, ``kill`` and ``drain`` end the actor;
-    ``wait`` awaits its end. A remote actor (another node's, standing here) has the same
-    interface; its messages are serialized on the way.
+    ``cast``, ``send`` and ``call`` send messages; ``stop``, ``kill`` and ``drain`` end the
+    actor; ``wait`` awaits its end. A ref to another node's actor has the same interface;
+    its messages are serialized on the way.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_accepting",
-        "_actor",
-        "_children",
-        "_direct",
-        "_done_waiters",
-        "_event_now",
-        "_family",
-        "_in_task",
-        "_killed",
-        "_loop",
-        "_monitors",
-        "_name",
-        "_prio",
-        "_queue",
-        "_remote",
-        "_status",
-        "_stop_reason",
-        "_stop_requested",
-        "_sup_events",
-        "_supervisor",
-        "_task",
-        "_waiter",
-        "id",
-    )
+    __slots__ = ("_cell", "id")
 
-    def __init__(
-        self,
-        token: object,
-        actor: Actor[M, Any, Any],
-        name: str | None,
-        loop: asyncio.AbstractEventLoop,
-        actor_id: ActorId,
-    ) -> None:
+    def __init__(self, token: object, actor_id: ActorId, cell: Cell) -> None:
         if token is not _TOKEN:
             raise TypeError("ActorRef is built by the runtime; use spawn()")
         self.id: ActorId = actor_id
         """The actor's identity."""
-        self._name = name
-        self._actor = actor
-        self._loop = loop
-        self._queue: deque[Any] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._accepting = True
-        self._status = ActorStatus.UNSTARTED
-        self._prio = False
-        self._stop_requested = False
-        self._stop_reason: str | None = None
-        self._killed = False
-        self._in_task = False
-        self._sup_events: deque[SupervisionEvent] | None = None  # made when first needed
-        self._task: asyncio.Task[None] | None = None
-        # None while running; each wait() adds its own future; _STOPPED_MARK once stopped
-        self._done_waiters: list[asyncio.Future[None]] | None = None
-        self._supervisor: ActorRef[Any] | None = None
-        self._children: dict[ActorId, ActorRef[Any]] = {}
-        self._monitors: dict[ActorId, ActorRef[Any]] = {}
-        self._remote = not actor_id.is_local
-        self._direct: Callable[[Any], None] | None = (
-            getattr(actor, "handle_now", None) if self._remote else None
-        )
-        self._event_now: Callable[[SupervisionEvent], bool] | None = getattr(
-            actor, "handle_event_now", None
-        )
-        self._family: MessageFamily | bool | None = False  # False: not resolved yet
+        self._cell = cell
 
     # ------------------------------------------------------------------ properties
 
     @property
     def name(self) -> str | None:
-        """The registered name, if any."""
-        return self._name
+        """The registered name (for a remote actor: the name its node advertised), if any."""
+        return self._cell.name(self)
 
     @property
     def status(self) -> ActorStatus:
         """The current lifecycle status."""
-        return self._status
+        return self._cell.status(self)
 
     @property
     def is_alive(self) -> bool:
-        """Whether the actor has not stopped yet."""
-        return self._status < _STOPPED
+        """Whether the actor has not stopped yet (a remote one: its node still has it)."""
+        return self._cell.status(self) < _STOPPED
 
     @property
     def supervisor(self) -> ActorRef[Any] | None:
-        """The actor this one is linked to, if any."""
-        return self._supervisor
+        """The actor this one is linked to, if any (None for a remote actor)."""
+        cell = self._cell
+        return cell.supervisor if isinstance(cell, ActorCell) else None
 
     @property
     def children(self) -> list[ActorRef[Any]]:
         """The actors linked to this one as their supervisor."""
-        return list(self._children.values())
+        cell = self._cell
+        return cell.children if isinstance(cell, ActorCell) else []
 
     @property
     def is_remotable(self) -> bool:
         """Whether this local actor's message type can be sent from other nodes."""
-        return not self._remote and self._resolve_family() is not None
+        cell = self._cell
+        return isinstance(cell, ActorCell) and cell.family() is not None
+
+    @property
+    def mailbox_len(self) -> int:
+        """Messages waiting in the mailbox (0 for a remote actor: its mailbox is remote)."""
+        return self._cell.mailbox_len(self)
+
+    @property
+    def capacity(self) -> int | None:
+        """The bound of the mailbox given to ``spawn`` (None: unbounded)."""
+        return self._cell.capacity(self)
 
     def __repr__(self) -> str:
-        label = f" {self._name!r}" if self._name else ""
-        where = " remote" if self._remote else ""
-        return f"<ActorRef{where} {self.id}{label} {self._status.name.lower()}>"
+        name = self.name
+        label = f" {name!r}" if name else ""
+        where = "" if self.id.is_local else " remote"
+        return f"<ActorRef{where} {self.id}{label} {self.status.name.lower()}>"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ActorRef) and other.id == self.id
@@ -206,167 +136,119 @@ class ActorRef(Generic[M]):
         """Send ``msg`` without waiting for it to be handled.
 
         Raises:
+            MailboxFull: the actor's bounded mailbox is full; ``unsent`` holds ``msg``.
             MessagingError: the actor no longer accepts messages; ``unsent`` holds ``msg``.
         """
-        if not self._accepting:
-            raise MessagingError(f"actor {self.id} is not running; the message was not sent", msg)
         if isinstance(msg, Call):
             raise MessagingError(
                 f"{type(msg).__name__} is an rpc message (Call); send it with call()", msg
             )
-        if self._remote:
-            self._send_remote(self._serialize(msg))
-            return
-        self._queue.append(msg)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._cell.cast(self, msg)
+
+    async def send(self, msg: M) -> None:
+        """Send ``msg``, waiting while the actor's bounded mailbox is full.
+
+        Senders waiting for room get it in turn. For a remote actor, waits while the
+        connection is congested.
+
+        Raises:
+            MessagingError: the actor stopped (or was not running); ``unsent`` holds ``msg``.
+        """
+        if isinstance(msg, Call):
+            raise MessagingError(
+                f"{type(msg).__name__} is an rpc message (Call); send it with call()", msg
+            )
+        await self._cell.send(self, msg)
 
     async def call(self, msg: Call[R], timeout: float | None = None) -> R:
         """Send an rpc message and await its reply.
+
+        The timeout covers the whole call, waiting for room in a bounded mailbox included.
 
         Raises:
             MessagingError: the actor no longer accepts messages.
             CallTimeout: no reply within ``timeout`` seconds.
             ReplyDropped: the actor stopped or discarded the reply port unanswered.
         """
-        if not self._accepting:
-            raise MessagingError(f"actor {self.id} is not running; the call was not sent", msg)
         if not isinstance(msg, Call):
             raise TypeError(f"call() takes an rpc message (a Call subclass), got {msg!r}")
-        if timeout is not None and not 0 <= timeout < float("inf"):
-            raise ValueError(f"a call timeout is a finite number of seconds >= 0, got {timeout}")
-        existing = getattr(msg, "_ractor_reply", None)
-        if existing is not None and not existing._answered:
-            msg = copy.copy(msg)  # the same message is in flight elsewhere: never share a port
-        loop = self._loop
+        _check_timeout(timeout)
+        cell = self._cell
+        loop = asyncio.get_running_loop()
         fut: asyncio.Future[R] = loop.create_future()
-        port = _new_port(fut, timeout)
-        _REPLY_SLOT.__set__(msg, port)
-        if self._remote:
-            try:
-                serialized = self._serialize(msg)
-                self._send_remote(serialized)
-            except BaseException:
-                port._answered = True  # nothing will answer, and nobody will wait
-                fut.cancel()
-                raise
-            finally:
-                _REPLY_SLOT.__set__(msg, None)
-            del port
-        else:
-            del port
-            self._queue.append(msg)
-            waiter = self._waiter
-            if waiter is not None:
-                self._waiter = None
-                if not waiter.done():
-                    waiter.set_result(None)
+        port = _FuturePort(fut, timeout)
+        try:
+            queued = cell.put_call(self, msg, port)
+        except BaseException:
+            port._answered = True  # nothing will answer, and nobody will wait
+            raise
+        left = timeout
+        if not queued:
+            start = loop.time()
+            await self._wait_room(cell, msg, port, timeout, start)
+            if timeout is not None:
+                left = max(0.0, timeout - (loop.time() - start))
+        del port  # the callee holds the one port; dropping it unanswered fails fut
         del msg
-        if timeout is None:
+        if left is None:
             return await fut
-        handle = loop.call_later(timeout, _expire, fut, self.id, timeout)
+        handle = loop.call_later(left, _expire, fut, self.id, timeout or left)
         try:
             return await fut
         finally:
             handle.cancel()
 
-    def _serialize(self, msg: Any) -> SerializedMessage:
-        serialize = getattr(msg, "serialize", None)
-        if serialize is None:
-            # a plain value as a whole message (str, bytes, ...): its registered family
-            family = message_family(type(msg))
-            plain = getattr(family, "serialize", None)
-            if plain is not None:
-                serialize = functools.partial(plain, msg)
-        if serialize is None:
-            raise MessagingError(
-                f"actor {self.id} is remote, and {type(msg).__name__} is not a cluster message "
-                "(declare it with @cluster_message)",
-                msg,
-            )
-        try:
-            return cast(SerializedMessage, serialize())
-        except MessagingError:
-            raise
-        except Exception as exc:
-            raise MessagingError(f"could not serialize {type(msg).__name__}: {exc}", msg) from exc
-
-    def _send_remote(self, serialized: SerializedMessage) -> None:
-        # A stand-in that defines handle_now takes messages synchronously while nothing is
-        # queued (same order, one loop pass less); otherwise they go through the mailbox.
-        direct = self._direct
-        if direct is not None and not self._queue and self._status is _RUNNING:
-            direct(serialized)
-        else:
-            self._enqueue(serialized)
-
-    def _enqueue(self, msg: Any) -> None:
-        """Put a message into the mailbox as is (no serialization, no checks)."""
-        self._queue.append(msg)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def _resolve_family(self) -> MessageFamily | None:
-        family = self._family
-        if family is False:
-            family = message_family(type(self._actor).message_type())
-            self._family = family
-        return cast("MessageFamily | None", family)
-
-    def send_serialized(self, msg: SerializedCast | SerializedCall) -> None:
-        """Deliver a message that came from another node (for transports such as the cluster).
-
-        The actor's message family decodes it first; nothing is queued if decoding fails.
-
-        Raises:
-            MessagingError: the actor is not running or is not remotable.
-            Exception: the message family's decoding error, for a malformed message.
-        """
-        if not self._accepting:
-            raise MessagingError(f"actor {self.id} is not running", msg)
-        family = self._resolve_family()
-        if family is None:
-            raise MessagingError(f"actor {self.id} does not take messages from other nodes", msg)
-        self._enqueue(family.deserialize(msg))
+    async def _wait_room(
+        self, cell: Cell, msg: Any, port: _FuturePort[Any], timeout: float | None, start: float
+    ) -> None:
+        """A bounded mailbox is full: wait for room within the call's timeout."""
+        loop = asyncio.get_running_loop()
+        again = False
+        while True:
+            left = None if timeout is None else timeout - (loop.time() - start)
+            try:
+                if left is not None and left <= 0:
+                    raise TimeoutError
+                await cell.wait_room(self, left, again)
+            except TimeoutError:
+                port._answered = True
+                raise CallTimeout(
+                    f"no room in the mailbox of actor {self.id} within {timeout}s; the call "
+                    "was not sent",
+                    self.id,
+                ) from None
+            except MessagingError:
+                port._answered = True
+                raise MessagingError(
+                    f"actor {self.id} stopped; the call was not sent", msg
+                ) from None
+            except BaseException:
+                port._answered = True
+                raise
+            try:
+                if cell.put_call(self, msg, port):
+                    return
+            except BaseException:
+                port._answered = True
+                raise
+            again = True
 
     # ------------------------------------------------------------------ lifecycle
 
     def stop(self, reason: str | None = None) -> None:
-        """Ask the actor to stop after its current message; queued messages are dropped."""
-        if self._status >= _STOPPING or self._stop_requested:
-            return
-        self._stop_requested = True
-        self._stop_reason = reason
-        self._accepting = False
-        self._wake_priority()
+        """Ask the actor to stop after its current message; queued messages are dropped.
+
+        For a remote actor, the ref stops here (its node is not told).
+        """
+        self._cell.stop(self, reason)
 
     def kill(self) -> None:
         """Stop the actor at once, interrupting its current handler; ``post_stop`` is skipped."""
-        if self._status >= _STOPPED or self._killed:
-            return
-        self._killed = True
-        self._accepting = False
-        self._wake_priority()
-        task = self._task
-        # A task that has not started yet must not be cancelled (its coroutine would never
-        # run its cleanup); it sees the kill flag on its first step instead.
-        if task is not None and self._in_task and not task.done():
-            task.cancel()
+        self._cell.kill(self)
 
     def drain(self) -> None:
         """Refuse new messages, handle those already queued, then stop (reason ``"Drained"``)."""
-        if not self._accepting or self._status >= _DRAINING:
-            return
-        self._accepting = False
-        if self._status >= _RUNNING:
-            self._status = _DRAINING
-        self._enqueue(_DRAIN)
+        self._cell.drain(self)
 
     async def wait(self, timeout: float | None = None) -> None:
         """Wait until the actor has stopped.
@@ -374,34 +256,10 @@ class ActorRef(Generic[M]):
         Raises:
             WaitTimeout: it was still running after ``timeout`` seconds.
         """
-        if self._status >= _STOPPED:
-            return
-        fut: asyncio.Future[None] = self._loop.create_future()
-        waiters = self._done_waiters
-        if waiters is None:
-            waiters = self._done_waiters = []
-        waiters.append(fut)
-        if timeout is None:
-            await fut
-            return
-        handle = self._loop.call_later(timeout, _wait_expired, fut)
         try:
-            await fut
+            await self._cell.wait(self, timeout)
         except TimeoutError:
             raise WaitTimeout(f"actor {self.id} did not stop within {timeout}s") from None
-        finally:
-            handle.cancel()
-            if self._done_waiters is not None:
-                with contextlib.suppress(ValueError):
-                    self._done_waiters.remove(fut)
-
-    def _set_done(self) -> None:
-        waiters = self._done_waiters
-        self._done_waiters = None
-        if waiters:
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
 
     async def stop_and_wait(self, reason: str | None = None, timeout: float | None = None) -> None:
         """Stop the actor and wait until it has stopped."""
@@ -418,87 +276,64 @@ class ActorRef(Generic[M]):
         self.drain()
         await self.wait(timeout)
 
-    def _wake_priority(self) -> None:
-        self._prio = True
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
     # ------------------------------------------------------------------ supervision
 
     def link(self, supervisor: ActorRef[Any]) -> None:
-        """Make ``supervisor`` receive this actor's supervision events (one supervisor)."""
-        if self._supervisor is not None and self._supervisor is not supervisor:
-            self._supervisor._children.pop(self.id, None)
-        self._supervisor = supervisor
-        supervisor._children[self.id] = self
+        """Make ``supervisor`` receive this actor's supervision events (one supervisor).
+
+        Raises:
+            MessagingError: this actor or the supervisor is remote (monitor it instead).
+        """
+        cell = self._cell
+        if not isinstance(cell, ActorCell):
+            raise MessagingError(f"{self} is remote: monitor it instead of linking it")
+        cell.link(self, supervisor)
 
     def unlink(self, supervisor: ActorRef[Any]) -> None:
         """Remove the link to ``supervisor``."""
-        if self._supervisor is supervisor:
-            self._supervisor = None
-        supervisor._children.pop(self.id, None)
+        cell = self._cell
+        if isinstance(cell, ActorCell):
+            cell.unlink(self, supervisor)
 
     def monitor(self, who: ActorRef[Any]) -> None:
-        """Receive ``who``'s start/stop/failure events, without supervising it."""
-        who._monitors[self.id] = self
+        """Receive ``who``'s start/stop/failure events, without supervising it.
+
+        ``who`` may be remote: this actor then hears ``ActorTerminated`` when its node says it
+        terminated (reason ``"remote"``) or the connection ends (the session's reason).
+        """
+        who._cell.watch(who, self)
 
     def unmonitor(self, who: ActorRef[Any]) -> None:
         """Stop receiving ``who``'s events."""
-        who._monitors.pop(self.id, None)
+        who._cell.unwatch(who, self)
 
     def stop_children(self, reason: str | None = None) -> None:
         """Stop every linked child."""
-        for child in list(self._children.values()):
+        for child in self.children:
             child.stop(reason)
 
     async def stop_children_and_wait(
         self, reason: str | None = None, timeout: float | None = None
     ) -> None:
         """Stop every linked child and wait until all have stopped."""
-        children = list(self._children.values())
+        children = self.children
         for child in children:
             child.stop(reason)
         await asyncio.gather(*(c.wait(timeout) for c in children))
 
     def _send_supervision(self, event: SupervisionEvent) -> bool:
         """Queue a supervision event; False when this actor no longer takes them."""
-        if self._status >= _STOPPING:
-            return False
-        now = self._event_now
-        if now is not None and self._status.is_active:
-            try:
-                if now(event):
-                    return True
-            except Exception:
-                _sup_log.exception("actor %s: handle_event_now raised", self.id)
-        events = self._sup_events
-        if events is None:
-            events = self._sup_events = deque()
-        events.append(event)
-        self._wake_priority()
-        return True
-
-    def _notify_supervisors(self, event: SupervisionEvent) -> None:
-        sup = self._supervisor
-        if sup is not None:
-            sup._send_supervision(event)
-        if self._monitors:
-            for mon in list(self._monitors.values()):
-                if not mon._send_supervision(event):
-                    self._monitors.pop(mon.id, None)
+        return self._cell.send_supervision(self, event)
 
     # ------------------------------------------------------------------ timers
 
     def send_after(self, delay: float, msg_factory: Callable[[], M]) -> Timer:
         """Cast ``msg_factory()`` to this actor after ``delay`` seconds (if still running)."""
-        return Timer.once(self._loop, delay, lambda: self._timer_cast(msg_factory))
+        return Timer.once(_loop(), delay, lambda: self._timer_cast(msg_factory))
 
     def send_interval(self, period: float, msg_factory: Callable[[], M]) -> Timer:
         """Cast ``msg_factory()`` every ``period`` seconds until cancelled or the actor stops."""
-        return Timer.every(self._loop, period, lambda: self._timer_cast(msg_factory))
+        return Timer.every(_loop(), period, lambda: self._timer_cast(msg_factory))
 
     def exit_after(self, delay: float) -> Timer:
         """Stop the actor after ``delay`` seconds (reason ``"Exit after {ms}ms"``)."""
@@ -508,7 +343,7 @@ class ActorRef(Generic[M]):
             self.stop(reason)
             return False
 
-        return Timer.once(self._loop, delay, fire)
+        return Timer.once(_loop(), delay, fire)
 
     def kill_after(self, delay: float) -> Timer:
         """Kill the actor after ``delay`` seconds."""
@@ -517,175 +352,52 @@ class ActorRef(Generic[M]):
             self.kill()
             return False
 
-        return Timer.once(self._loop, delay, fire)
+        return Timer.once(_loop(), delay, fire)
 
     def _timer_cast(self, msg_factory: Callable[[], M]) -> bool:
-        if not self._accepting or not self._status.is_active:
+        cell = self._cell
+        if not cell.accepting(self) or not cell.status(self).is_active:
             return False
         try:
             self.cast(msg_factory())
         except MessagingError:
-            return False
+            # a full mailbox skips this tick (an interval keeps going); a stopped actor ends it
+            return cell.accepting(self)
         return True
 
-    # ------------------------------------------------------------------ the loop
 
-    async def _run(self, state: Any) -> None:
-        actor = self._actor
-        handle = actor.handle
-        queue = self._queue
-        loop = self._loop
-        msg: Any = None
-        reason: str | None = None
-        failure: BaseException | None = None
-        outside_cancel = False
-        budget = _BUDGET
-        self._in_task = True
-        try:
-            if self._killed:
-                raise asyncio.CancelledError
-            await actor.post_start(self, state)
-            while True:
-                if self._prio:
-                    if self._killed:
-                        break
-                    if self._stop_requested:
-                        reason = self._stop_reason
-                        break
-                    events = self._sup_events
-                    if events:
-                        event = events.popleft()
-                        if not events:
-                            self._prio = False
-                        await actor.handle_supervisor_evt(self, event, state)
-                    else:
-                        self._prio = False
-                    continue
-                if queue:
-                    budget -= 1
-                    if not budget:
-                        # Let other tasks run now and then, however full the mailbox
-                        # (a reduction count, as in Erlang).
-                        budget = _BUDGET
-                        await asyncio.sleep(0)
-                        continue
-                    msg = queue.popleft()
-                    if msg is _DRAIN:
-                        reason = "Drained"
-                        break
-                    await handle(self, msg, state)
-                    if isinstance(msg, Call):
-                        _REPLY_SLOT.__set__(msg, None)
-                    msg = None
-                else:
-                    waiter = loop.create_future()
-                    self._waiter = waiter
-                    await waiter
-        except asyncio.CancelledError:
-            if not self._killed:
-                outside_cancel = True
-                reason = "actor_task_cancelled"
-        except Exception as exc:
-            failure = exc
-            _sup_log.warning("actor %s failed: %r", self.id, exc)
-            # The traceback's frames would keep the state (and any reply port held in it)
-            # alive; release them so that waiting callers fail now, as when Rust drops state.
-            traceback.clear_frames(exc.__traceback__)
-        if msg is not None and isinstance(msg, Call):
-            _REPLY_SLOT.__set__(msg, None)
-        msg = None
-        outside_cancel = await self._finish(state, reason, failure, outside_cancel)
-        state = failure = None
-        if outside_cancel:
-            raise asyncio.CancelledError
+def _loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
 
-    async def _finish(
-        self, state: Any, reason: str | None, failure: BaseException | None, cancelled: bool
-    ) -> bool:
-        """Run post_stop (unless killed or failed), release, notify; return whether the task
-        was cancelled from outside (so that the caller re-raises the cancellation)."""
-        self._accepting = False
-        self._status = _STOPPING
-        killed = self._killed
-        if killed:
-            reason = "killed"
-        elif failure is None and not cancelled:
-            try:
-                await self._actor.post_stop(self, state)
-            except asyncio.CancelledError:
-                if self._killed:
-                    reason = "killed"
-                else:
-                    cancelled = True
-                    reason = "actor_task_cancelled"
-                state = None
-            except Exception as exc:
-                failure = exc
-                _sup_log.warning("actor %s failed in post_stop: %r", self.id, exc)
-        self._cleanup()
-        self._release()
-        if failure is not None:
-            event: SupervisionEvent = ActorFailed(self, failure)
-        else:
-            event = ActorTerminated(self, state, reason)
-        self._notify_supervisors(event)
-        sup = self._supervisor
-        if sup is not None:
-            sup._children.pop(self.id, None)
-        self._monitors.clear()
-        self._set_done()
-        return cancelled
 
-    def _release(self) -> None:
-        try:
-            self._actor.release()
-        except Exception:
-            _log.exception("actor %s: release() raised", self.id)
-
-    def _abandon(self) -> None:
-        """End an actor whose startup failed: clean up, release, wake the waiters."""
-        self._cleanup()
-        self._release()
-        self._set_done()
-
-    def _cleanup(self) -> None:
-        """Release everything the actor holds; shared by normal exit and failed startup."""
-        self._accepting = False
-        self._status = _STOPPING
-        children = list(self._children.values())
-        self._children.clear()
-        for child in children:
-            child._supervisor = None
-            child.kill()
-        if self._name is not None:
-            _registry._unregister_name(self._name, self)
-        _registry._unregister_pid(self)  # Terminate is seen before the group leaves
-        pg._on_actor_stopped(self)
-        _registry.demonitor_pids(self.id)
-        queue = self._queue
-        while queue:
-            dropped = queue.popleft()
-            if isinstance(dropped, SerializedCall):
-                dropped.reply._drop(f"actor {self.id} stopped before handling the call")
-            elif isinstance(dropped, Call):
-                port = getattr(dropped, "_ractor_reply", None)
-                if port is not None:
-                    port._drop(f"actor {self.id} stopped before handling the call")
-                _REPLY_SLOT.__set__(dropped, None)
-        self._sup_events = None
-        self._status = _STOPPED
+def _new_ref(actor_id: ActorId, cell: Cell) -> ActorRef[Any]:
+    """A ref for ``cell`` (for cells made by transports)."""
+    return ActorRef(_TOKEN, actor_id, cell)
 
 
 # ---------------------------------------------------------------------- spawning
 
 
-async def spawn(actor: Actor[M, S, A], args: A, *, name: str | None = None) -> ActorRef[M]:
+def _check_capacity(capacity: int | None) -> None:
+    if capacity is not None and (
+        not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1
+    ):
+        raise ValueError(f"a mailbox capacity is a whole number >= 1 or None, got {capacity!r}")
+
+
+async def spawn(
+    actor: Actor[M, S, A], args: A, *, name: str | None = None, capacity: int | None = None
+) -> ActorRef[M]:
     """Start an actor; returns once its ``pre_start`` has run.
+
+    ``capacity`` bounds the mailbox (default unbounded, as in Rust): past it ``cast`` raises
+    ``MailboxFull`` and ``send`` / ``call`` wait for room.
 
     Raises:
         SpawnError: ``pre_start`` raised, or ``name`` is already registered.
+        ValueError: ``capacity`` is not a whole number >= 1.
     """
-    return await _spawn(actor, args, name, None, None)
+    return await _spawn(actor, args, name, None, capacity)
 
 
 async def spawn_linked(
@@ -694,13 +406,16 @@ async def spawn_linked(
     supervisor: ActorRef[Any],
     *,
     name: str | None = None,
+    capacity: int | None = None,
 ) -> ActorRef[M]:
     """Start an actor supervised by ``supervisor``, which receives its supervision events.
 
     Raises:
-        SpawnError: ``pre_start`` raised, ``name`` is taken, or the supervisor is stopping.
+        SpawnError: ``pre_start`` raised, ``name`` is taken, or the supervisor is stopping
+            or is not a local actor.
+        ValueError: ``capacity`` is not a whole number >= 1.
     """
-    return await _spawn(actor, args, name, supervisor, None)
+    return await _spawn(actor, args, name, supervisor, capacity)
 
 
 async def _spawn(
@@ -708,73 +423,52 @@ async def _spawn(
     args: A,
     name: str | None,
     supervisor: ActorRef[Any] | None,
-    actor_id: ActorId | None,
+    capacity: int | None,
 ) -> ActorRef[M]:
+    _check_capacity(capacity)
     loop = asyncio.get_running_loop()
-    if supervisor is not None and supervisor._status >= _DRAINING:
-        raise SpawnError(f"supervisor {supervisor.id} is shutting down", name=name)
-    ref: ActorRef[M] = ActorRef(_TOKEN, actor, name, loop, actor_id or ActorId(next_pid()))
+    if supervisor is not None:
+        if not isinstance(supervisor._cell, ActorCell):
+            raise SpawnError(f"a supervisor is a local actor; {supervisor} is not", name=name)
+        if supervisor.status >= _DRAINING:
+            raise SpawnError(f"supervisor {supervisor.id} is shutting down", name=name)
+    cell = ActorCell(actor, name, loop, capacity)
+    ref: ActorRef[M] = ActorRef(_TOKEN, ActorId(next_pid()), cell)
+    cell._ref = ref
     if name is not None:
         _registry._register_name(name, ref)
-    ref._status = _STARTING
+    cell.starting()
     _registry._register_pid(ref)
     try:
         state = await actor.pre_start(ref, args)
     except BaseException as exc:
-        ref._abandon()
+        cell.abandon(ref)
         if isinstance(exc, Exception):
             label = f"{type(actor).__name__}" + (f" {name!r}" if name else "")
             raise SpawnError(f"{label} failed to start: {exc!r}", name=name) from exc
         raise
-    if ref._killed:
-        ref._abandon()
+    if cell.killed:
+        cell.abandon(ref)
         raise SpawnError(f"{type(actor).__name__} was killed during startup", name=name)
     if supervisor is not None:
-        if supervisor._status >= _DRAINING:
-            ref._abandon()
+        if supervisor.status >= _DRAINING:
+            cell.abandon(ref)
             raise SpawnError(f"supervisor {supervisor.id} is shutting down", name=name)
-        ref.link(supervisor)
-    if ref._status == _STARTING:
-        ref._status = _RUNNING
-    ref._task = loop.create_task(ref._run(state))
-    ref._notify_supervisors(ActorStarted(ref))
-    return ref
-
-
-async def spawn_remote(
-    actor: Actor[Any, S, A],
-    args: A,
-    *,
-    node_id: int,
-    pid: int,
-    name: str | None = None,
-    supervisor: ActorRef[Any] | None = None,
-) -> ActorRef[Any]:
-    """Start the local stand-in of actor ``pid`` on node ``node_id`` (for transports).
-
-    Messages sent to the returned ref are serialized and handed to ``actor``; its name is
-    shown but never registered (names are per node). If ``actor`` defines a synchronous
-    ``handle_now(message)``, messages are given to it directly while its mailbox is empty,
-    in order, sparing a loop pass; it must not block.
-
-    Raises:
-        SpawnError: ``pre_start`` raised.
-    """
-    ref = await _spawn(actor, args, None, supervisor, ActorId(pid, node_id))
-    ref._name = name
+        cell.link(ref, supervisor)
+    cell.start(ref, state)
+    cell.notify(ActorStarted(ref))
     return ref
 
 
 async def multi_call(
     actors: Sequence[ActorRef[Any]], msg: Call[R], timeout: float | None = None
 ) -> list[R | RactorError]:
-    """Call every actor with (a copy of) ``msg`` at once; each result is a reply or an error."""
+    """Call every actor with ``msg`` at once; each result is a reply or an error."""
 
     async def one(ref: ActorRef[Any]) -> R | RactorError:
         try:
-            return await ref.call(copy.copy(msg), timeout)
+            return await ref.call(msg, timeout)
         except (CallError, MessagingError) as exc:
             return exc
 
     return list(await asyncio.gather(*(one(a) for a in actors)))
-

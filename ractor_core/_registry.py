@@ -39,17 +39,23 @@ def registered() -> list[str]:
 
 
 def where_is_pid(actor_id: ActorId) -> ActorRef[Any] | None:
-    """Return the actor with this id (local, or a remote actor's local stand-in), or None."""
+    """Return the live actor with this id (local, or of a connected node), or None."""
+    if actor_id.node_id is not None:
+        from ._remote import lookup
+
+        return lookup(actor_id)
     return _pids.get(actor_id)
 
 
 def all_actors() -> list[ActorRef[Any]]:
-    """Return every actor in the pid registry, in spawn order."""
+    """Return every local actor in the pid registry, in spawn order (remote actors are in
+    their nodes' tables)."""
     return list(_pids.values())
 
 
 def monitor_pids(monitor: ActorRef[Any]) -> None:
-    """Send ``monitor`` a ``PidLifecycleEvent`` whenever an actor enters or leaves the registry."""
+    """Send ``monitor`` a ``PidLifecycleEvent`` whenever a local actor enters or leaves the
+    registry."""
     _pid_monitors[monitor.id] = monitor
 
 
@@ -85,7 +91,7 @@ def _unregister_pid(ref: ActorRef[Any]) -> None:
 
 def _notify(event: PidLifecycleEvent) -> None:
     for monitor in list(_pid_monitors.values()):
-        if not monitor._send_supervision(event):
+        if not monitor._cell.send_supervision(monitor, event):
             _pid_monitors.pop(monitor.id, None)
 
 

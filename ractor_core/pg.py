@@ -198,7 +198,7 @@ def _notify(change: GroupChange) -> None:
         return
     event = ProcessGroupChanged(change)
     for target in targets.values():
-        target._send_supervision(event)
+        target._cell.send_supervision(target, event)
 
 
 def _on_actor_stopped(actor: ActorRef[Any]) -> None:

@@ -46,16 +46,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
-from ractor_core import (
-    Call,
-    RpcReplyPort,
-    SerializedCall,
-    SerializedCast,
-    SerializedMessage,
-    bind_reply,
-    decoding_port,
-    encoding_port,
-)
+from ractor_core import Call, RpcReplyPort
+from ractor_core.transport import SerializedCall, SerializedCast, SerializedMessage
 
 from ._codecs import LIST_STRUCT_MAX, Codec, CodecError, codec_for, list_structs
 from ._errors import DeserializationError, MessageDeclarationError, SerializationError
@@ -167,7 +159,6 @@ class Message:
 
         Raises:
             SerializationError: the family is local-only, or a field does not fit its type.
-            ReplyPortError: an rpc variant without a reply port (not sent with ``call``).
         """
         info = type(self).__ractor_variant__
         if info is None or info.encode_args is None:
@@ -177,10 +168,36 @@ class Message:
             )
         args = info.encode_args(self)
         if info.is_call:
-            assert info.reply_codec is not None
-            port: RpcReplyPort[Any] = self.reply  # type: ignore[attr-defined]
-            return SerializedCall(info.tag, args, decoding_port(port, info.reply_codec.decode))
+            return SerializedCall(info.tag, args)
         return SerializedCast(info.tag, args)
+
+    def encode_reply(self, value: Any) -> bytes:
+        """Encode the reply to this rpc variant as the Rust derive does.
+
+        Raises:
+            SerializationError: not a cluster rpc variant, or ``value`` does not fit the type.
+        """
+        codec = _reply_codec(self)
+        try:
+            return codec.encode(value)
+        except (CodecError, TypeError, ValueError) as exc:
+            raise SerializationError(
+                f"{type(self).__qualname__} reply: {exc}", variant=type(self).__name__
+            ) from exc
+
+    def decode_reply(self, data: bytes) -> Any:
+        """Decode the reply to this rpc variant.
+
+        Raises:
+            DeserializationError: not a cluster rpc variant, or the bytes do not decode.
+        """
+        codec = _reply_codec(self)
+        try:
+            return codec.decode(data)
+        except (CodecError, TypeError, ValueError) as exc:
+            raise DeserializationError(
+                f"{type(self).__qualname__} reply: {exc}", variant=type(self).__name__
+            ) from exc
 
     @classmethod
     def deserialize(cls, message: SerializedMessage, /) -> Self:
@@ -199,6 +216,15 @@ class Message:
                 return obj
         result: Self = _deserialize(cls, message)
         return result
+
+
+def _reply_codec(message: Message) -> Codec:
+    info = type(message).__ractor_variant__
+    if info is None or info.reply_codec is None:
+        raise SerializationError(
+            f"{type(message).__qualname__} is not an rpc variant of a cluster message family"
+        )
+    return info.reply_codec
 
 
 def _deserialize(cls: type[Message], message: SerializedMessage) -> Any:
@@ -235,11 +261,7 @@ def _deserialize(cls: type[Message], message: SerializedMessage) -> Any:
             variant=message.variant,
         )
     assert info.decode_args is not None
-    obj = info.decode_args(message.args)
-    if isinstance(message, SerializedCall):
-        assert info.reply_codec is not None
-        bind_reply(obj, encoding_port(message.reply, info.reply_codec.encode))
-    return obj
+    return info.decode_args(message.args)
 
 
 def encode_args(message: Message) -> bytes:
@@ -726,15 +748,15 @@ def _derive_codecs(info: VariantInfo) -> None:
     slow_encode = _general_encoder(info)
     slow_decode = _general_decoder(info)
     tag = info.tag
-    reply_decode = info.reply_codec.decode if info.reply_codec is not None else None
+    is_call = info.is_call
     if not _inlinable(info):
         info.encode_args, info.decode_args = slow_encode, slow_decode
         encode_args = slow_encode
 
         def serialize(self: Any) -> SerializedMessage:
             args = encode_args(self)
-            if reply_decode is not None:
-                return SerializedCall(tag, args, decoding_port(self.reply, reply_decode))
+            if is_call:
+                return SerializedCall(tag, args)
             return SerializedCast(tag, args)
 
         _set_serialize(cls, serialize)
@@ -750,16 +772,11 @@ def _derive_codecs(info: VariantInfo) -> None:
         "_tag": tag,
         "_SerializedCast": SerializedCast,
         "_SerializedCall": SerializedCall,
-        "_decoding_port": decoding_port,
-        "_reply_decode": reply_decode,
         "_countOf": operator.countOf,
     }
     loads, checks, lines = _encode_body(info, ns)
     check = " and ".join(checks) or "True"
-    if reply_decode is not None:
-        wrap = "_SerializedCall(_tag, {}, _decoding_port(_obj.reply, _reply_decode))"
-    else:
-        wrap = "_SerializedCast(_tag, {})"
+    wrap = "_SerializedCall(_tag, {})" if is_call else "_SerializedCast(_tag, {})"
     for name, result in (("encode_args", "{}"), ("serialize", wrap)):
         source = (
             f"def {name}(_obj):\n"

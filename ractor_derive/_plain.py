@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ractor_core import SerializedCast, SerializedMessage, register_message_family
+from ractor_core.transport import SerializedCast, SerializedMessage, register_message_family
 
 from ._codecs import CodecError, codec_for
 from ._errors import DeserializationError, SerializationError

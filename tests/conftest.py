@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import HealthCheck, settings
 
-from ractor_core import _registry, all_actors, pg
+from ractor_core import _registry, _remote, all_actors, pg
 
 # Property tests must not fail because a 2-core CI machine is busy: no deadlines, and no
 # "too slow to generate" health check (the properties themselves are what is tested).
@@ -22,6 +22,7 @@ settings.load_profile("ractor")
 async def _stop_all_actors() -> AsyncIterator[None]:
     """Kill whatever a test left running and clear the registries (pykka's ``_stop_all``)."""
     _registry._clear()
+    _remote._clear()
     pg._clear()
     yield
     leftovers = [a for a in all_actors() if a.is_alive]
@@ -30,4 +31,5 @@ async def _stop_all_actors() -> AsyncIterator[None]:
     if leftovers:
         await asyncio.wait_for(asyncio.gather(*(a.wait() for a in leftovers)), 5)
     _registry._clear()
+    _remote._clear()
     pg._clear()

@@ -123,7 +123,7 @@ async def test_a_new_actors_spawn_and_join_reach_the_peer_before_its_first_messa
 
     await _until(both_sides_see_the_boss)
     (info,) = (await left.call(GetSessions(), timeout=2)).values()
-    session = info.actor._actor  # white box: watch the frames this session writes
+    session = info.actor._cell._actor  # type: ignore[attr-defined]  # white box: its frames
     sent: list[str | None] = []
     write = session.writer._write
 
@@ -138,9 +138,13 @@ async def test_a_new_actors_spawn_and_join_reach_the_peer_before_its_first_messa
         return write(data)
 
     session.writer._write = spy
-    boss = next(r for r in remote_actors("boss") if r.supervisor == info.actor)
+    boss = next(r for r in remote_actors("boss") if r.id.node_id == info.node_id)
     await spawn(Worker(), as_remote(boss, Counter))
-    await asyncio.sleep(0.1)
+
+    async def three_frames_written() -> bool:
+        return len(sent) >= 3
+
+    await _until(three_frames_written)
     assert sent[:3] == ["spawn", "pg_join", "cast"]
     await left.stop_and_wait(timeout=5)
     await right.stop_and_wait(timeout=5)
@@ -158,6 +162,7 @@ async def test_streams_whose_transport_keeps_its_protocol_are_read_by_a_task() -
     stand_in = remote_actors("counter-right")[0]
     assert await as_remote(stand_in, Counter).call(Echo(text="by task"), timeout=2) == "by task"
     (info,) = (await left.call(GetSessions(), timeout=2)).values()
-    assert info.actor._actor.reader_task is not None  # white box: the fallback ran
+    session = info.actor._cell._actor  # type: ignore[attr-defined]  # white box
+    assert session.reader_task is not None  # the fallback ran
     await left.stop_and_wait(timeout=5)
     await right.stop_and_wait(timeout=5)

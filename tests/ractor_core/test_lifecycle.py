@@ -214,7 +214,7 @@ async def test_cancelling_the_task_during_post_stop_is_not_swallowed() -> None:
     ref = await spawn(SlowStop(), None)
     ref.stop()
     await asyncio.wait_for(started.wait(), 2)
-    task = ref._task
+    task = ref._cell._task  # type: ignore[attr-defined]
     assert task is not None
     task.cancel()  # from outside: e.g. the loop shutting down
     with pytest.raises(asyncio.CancelledError):

@@ -19,8 +19,9 @@ from ractor_core import (
     SupervisionEvent,
     pg,
     spawn,
-    spawn_remote,
 )
+
+from .remote import Recording
 
 DEFAULT = "__default_scope__"
 
@@ -188,7 +189,7 @@ async def test_joining_a_stopped_actor_is_skipped() -> None:
 
 async def test_local_members_exclude_remote_actors() -> None:
     (local,) = await members(1)
-    remote = await spawn_remote(Member(), None, node_id=7, pid=42)
+    remote = Recording().actor(42)
     assert not remote.id.is_local
     pg.join("g", [remote, local])
     pg.join_scoped("s", "g", [local, remote])

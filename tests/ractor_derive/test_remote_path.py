@@ -1,9 +1,10 @@
 """Cluster messages through the core's remote path, in process.
 
-A ``Loopback`` actor stands where the cluster's RemoteActor will: it has a remote id, gets
-the serialized messages that a remote ``ActorRef`` produces, and hands them to a local
-actor with ``send_serialized`` as a node session does, with the reply coming back as bytes.
-Everything but the socket is the real path: derived codecs, reply ports, typed replies.
+A ``Loopback`` node (tests/ractor_core/remote.py) stands where the cluster's session will: its
+refs are remote, it gets the serialized messages a remote ``ActorRef`` produces, and hands
+them to a local actor through ``ractor_core.transport`` (decode, offer) as a node session
+does, with the reply crossing back as bytes. Everything but the socket is the real path:
+derived codecs, reply ports, typed replies.
 """
 
 from __future__ import annotations
@@ -18,15 +19,12 @@ from ractor_core import (
     ActorRef,
     CallTimeout,
     MessagingError,
-    ReplyDropped,
-    SerializedCall,
-    SerializedCast,
-    reply_channel,
     spawn,
-    spawn_remote,
 )
+from ractor_core.transport import SerializedCall, SerializedCast, decode, offer
 from ractor_derive import DeserializationError
 
+from ..ractor_core.remote import Loopback, Recording
 from .samples import Describe, Hey, IsDone, Lookup, Named, PortFirst, Sample, Several
 
 
@@ -54,41 +52,16 @@ class Target(Actor[Sample, list[Sample], None]):
                 state.append(message)
 
 
-class Loopback(Actor[Any, None, ActorRef[Sample]]):
-    """Stands for a remote actor: forwards serialized messages as a node session would."""
-
-    async def pre_start(self, myself: ActorRef[Any], args: ActorRef[Sample]) -> None:
-        self.target = args
-
-    async def handle(self, myself: ActorRef[Any], message: Any, state: None) -> None:
-        if isinstance(message, SerializedCast):
-            self.target.send_serialized(SerializedCast(message.variant, bytes(message.args)))
-        elif isinstance(message, SerializedCall):
-            port, answer = reply_channel(message.reply.timeout)
-            self.target.send_serialized(SerializedCall(message.variant, message.args, port))
-            asyncio.get_running_loop().create_task(self._relay(answer, message))
-
-    @staticmethod
-    async def _relay(answer: asyncio.Future[bytes], call: SerializedCall) -> None:
-        try:
-            data = await answer
-        except ReplyDropped:
-            return  # as on the wire: no CallReply at all
-        assert isinstance(data, bytes)
-        call.reply.send(data)
-
-
 async def remote_pair() -> tuple[ActorRef[Sample], ActorRef[Sample]]:
     target = await spawn(Target(), None)
-    proxy = await spawn_remote(Loopback(), target, node_id=3, pid=target.id.pid, name=None,
-                                supervisor=None)
-    return target, proxy
+    node = Loopback(target)
+    return target, node.actor(target.id.pid)
 
 
 async def test_a_remote_ref_has_a_remote_id() -> None:
     _, proxy = await remote_pair()
     assert not proxy.id.is_local
-    assert str(proxy.id).startswith("3.")
+    assert proxy.id.node_id is not None and str(proxy.id).startswith(f"{proxy.id.node_id}.")
 
 
 async def test_casts_to_a_remote_ref_arrive_decoded() -> None:
@@ -137,9 +110,9 @@ async def test_a_local_only_message_cannot_go_to_a_remote_ref() -> None:
 async def test_malformed_serialized_input_is_refused_and_nothing_is_queued() -> None:
     target, _ = await remote_pair()
     with pytest.raises(DeserializationError, match="unknown variant"):
-        target.send_serialized(SerializedCast("Nope", b""))
+        decode(target, SerializedCast("Nope", b""))
     with pytest.raises(DeserializationError, match="trailing"):
-        target.send_serialized(SerializedCast("Unit", b"\x00"))
+        decode(target, SerializedCast("Unit", b"\x00"))
     assert target.is_remotable
     assert await target.call(Lookup(key="k"), timeout=2) == 0
 
@@ -152,7 +125,7 @@ async def test_an_actor_with_a_local_message_type_is_not_remotable() -> None:
     ref = await spawn(Plain(), None)
     assert not ref.is_remotable
     with pytest.raises(MessagingError, match="does not take messages from other nodes"):
-        ref.send_serialized(SerializedCast("x", b""))
+        decode(ref, SerializedCast("x", b""))
 
 
 class Texts(Actor[str, list[str], None]):
@@ -170,33 +143,21 @@ class Texts(Actor[str, list[str], None]):
 async def test_a_plain_str_actor_is_remotable_and_takes_empty_variant_casts() -> None:
     ref = await spawn(Texts(), None)
     assert ref.is_remotable
-    ref.send_serialized(SerializedCast("", "héllo".encode()))
-    ref.send_serialized(SerializedCast("ignored", b"done"))
+    assert offer(ref, decode(ref, SerializedCast("", "héllo".encode())))
+    assert offer(ref, decode(ref, SerializedCast("ignored", b"done")))
     await ref.wait(timeout=2)
 
 
 async def test_a_plain_str_message_serializes_like_rusts_blanket_impl() -> None:
-    class Capture(Actor[Any, asyncio.Future[Any], asyncio.Future[Any]]):
-        async def pre_start(
-            self, myself: ActorRef[Any], args: asyncio.Future[Any]
-        ) -> asyncio.Future[Any]:
-            return args
-
-        async def handle(
-            self, myself: ActorRef[Any], message: Any, state: asyncio.Future[Any]
-        ) -> None:
-            state.set_result(message)
-
-    seen: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    proxy = await spawn_remote(Capture(), seen, node_id=1, pid=99, name=None, supervisor=None)
+    node = Recording()
+    proxy = node.actor(99)
     proxy.cast("hé")
-    assert await asyncio.wait_for(seen, 2) == SerializedCast("", "hé".encode())
+    assert node.casts == [(99, SerializedCast("", "hé".encode()))]
 
 
 async def test_a_plain_message_refuses_calls_and_bad_bytes() -> None:
     ref = await spawn(Texts(), None)
     with pytest.raises(DeserializationError, match="invalid UTF-8"):
-        ref.send_serialized(SerializedCast("", b"\xff"))
-    port, _ = reply_channel()
+        decode(ref, SerializedCast("", b"\xff"))
     with pytest.raises(DeserializationError, match="casts only"):
-        ref.send_serialized(SerializedCall("", b"x", port))
+        decode(ref, SerializedCall("", b"x"))

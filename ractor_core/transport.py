@@ -1,0 +1,114 @@
+"""What a transport (``ractor_cluster``, or your own) needs from the runtime.
+
+Applications do not need this module; it is the seam between the actor runtime and
+whatever carries messages between processes:
+
+- the serialized form of messages (:class:`SerializedCast`, :class:`SerializedCall`) and
+  the families that decode them (:class:`MessageFamily`, :func:`message_family`,
+  :func:`register_message_family`);
+- :class:`RemoteNode`, the table of one connected node's actors, whose refs are handles
+  with no task and no mailbox: subclass it and implement ``transmit_cast`` /
+  ``transmit_call``;
+- delivery into local mailboxes that never blocks and never drops silently:
+  :func:`decode` a serialized message for a local actor, :func:`offer` it (False when the
+  bounded mailbox is full, nothing queued), :func:`wait_room` until it can be offered again;
+- reply ports: subclass :class:`~ractor_core.RpcReplyPort` for callers on the wire;
+  :func:`fail_port` / :func:`drop_port` end a call that will not be answered.
+
+Back-pressure contract: a transport that gets a message for a full mailbox keeps it (in
+order, with every later message for that actor), stops reading from the connection once it
+holds more than its budget, and offers it again after :func:`wait_room`. Call replies and
+control traffic do not go through mailboxes and are never held behind it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._cell import ActorCell
+from ._errors import CallError, MessagingError, ReplyDropped
+from ._message import (
+    MessageFamily,
+    RpcReplyPort,
+    SerializedCall,
+    SerializedCast,
+    SerializedMessage,
+    _Envelope,
+    message_family,
+    register_message_family,
+)
+from ._ref import ActorRef
+from ._remote import RemoteNode
+
+__all__ = [
+    "MessageFamily",
+    "RemoteNode",
+    "SerializedCall",
+    "SerializedCast",
+    "SerializedMessage",
+    "decode",
+    "drop_port",
+    "fail_port",
+    "local_family",
+    "message_family",
+    "offer",
+    "register_message_family",
+    "wait_room",
+]
+
+
+def _local(ref: ActorRef[Any]) -> ActorCell:
+    cell = ref._cell
+    if not isinstance(cell, ActorCell):
+        raise MessagingError(f"{ref} is not a local actor")
+    return cell
+
+
+def local_family(ref: ActorRef[Any]) -> MessageFamily | None:
+    """The family that decodes messages for the local actor ``ref`` (None: local only)."""
+    cell = ref._cell
+    return cell.family() if isinstance(cell, ActorCell) else None
+
+
+def decode(ref: ActorRef[Any], message: SerializedMessage) -> Any:
+    """Decode a message from another node for the local actor ``ref``.
+
+    Raises:
+        MessagingError: ``ref`` is not a local actor that takes messages from other nodes.
+        Exception: the family's decoding error, for a malformed message.
+    """
+    family = _local(ref).family()
+    if family is None:
+        raise MessagingError(f"actor {ref.id} does not take messages from other nodes", message)
+    return family.deserialize(message)
+
+
+def offer(ref: ActorRef[Any], message: Any, port: RpcReplyPort[Any] | None = None) -> bool:
+    """Put ``message`` (with ``port`` when it is a call) into the mailbox of the local actor
+    ``ref`` if there is room. False when the bounded mailbox is full: nothing was queued.
+
+    Raises:
+        MessagingError: the actor no longer takes messages.
+    """
+    cell = _local(ref)
+    return cell.offer(message if port is None else _Envelope(message, port))
+
+
+async def wait_room(ref: ActorRef[Any], timeout: float | None = None) -> None:
+    """Wait until the mailbox of the local actor ``ref`` has room (waiters go in turn).
+
+    Raises:
+        MessagingError: the actor stopped meanwhile.
+        TimeoutError: no room within ``timeout`` seconds.
+    """
+    await _local(ref).wait_room(ref, timeout)
+
+
+def fail_port(port: RpcReplyPort[Any], error: CallError) -> None:
+    """End the call of ``port`` with ``error`` instead of a reply."""
+    port._fail(error)
+
+
+def drop_port(port: RpcReplyPort[Any], why: str) -> None:
+    """End the call of ``port`` with ``ReplyDropped(why)``: it will not be answered."""
+    port._fail(ReplyDropped(why))
