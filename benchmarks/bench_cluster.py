@@ -83,14 +83,8 @@ from cluster_app import (  # noqa: E402
 
 from ractor_cluster import NodeServer, as_remote, client_connect, remote_actors  # noqa: E402
 from ractor_cluster._wire import encode_call, encode_cast  # noqa: E402  (frame sizes only)
-from ractor_core import (  # noqa: E402
-    ActorRef,
-    SerializedCall,
-    SerializedCast,
-    bind_reply,
-    reply_channel,
-    spawn,
-)
+from ractor_core import ActorRef, spawn  # noqa: E402
+from ractor_core.transport import SerializedCall, SerializedCast  # noqa: E402
 
 perf_ns = time.perf_counter_ns
 process_ns = time.process_time_ns
@@ -400,28 +394,44 @@ async def cluster_calls(sink: ActorRef[BenchMsg], n: int, res: Results,
 
 # The derive's generated serialize / decode_args are left out: every variant's code object has
 # the same (file, line, name), so pstats merges them into one entry (whichever came last).
+# A remote ref is a handle on the session's PeerActors table (a ractor_core.transport
+# RemoteNode): a cast / call goes ActorRef -> RemoteNode.cast / put_call (serialize) ->
+# PeerActors.transmit_cast / transmit_call -> a frame on the session. A call's reply comes
+# back as a frame that PeerActors.reply answers; a frame for a local actor is decoded and
+# offered to its ActorCell's mailbox (ractor_core.transport.decode / offer).
 SEND_PATH = [
     ("ActorRef.cast", "_ref.py", "cast"),
+    ("  RemoteNode.cast", "_remote.py", "cast"),
     ("ActorRef.call", "_ref.py", "call"),
-    ("  ActorRef._serialize", "_ref.py", "_serialize"),
-    ("  ActorRef._enqueue", "_ref.py", "_enqueue"),
-    ("RemoteActor.handle", "_remote_actor.py", "handle"),
-    ("  encode_cast", "_wire.py", "encode_cast"),
-    ("  encode_call", "_wire.py", "encode_call"),
-    ("  NodeSession.send_frame", "_session.py", "send_frame"),
-    ("    FrameWriter.send", "_framing.py", "send"),
+    ("  RemoteNode.put_call", "_remote.py", "put_call"),
+    ("    serialize", "_remote.py", "serialize"),
+    ("    PeerActors.transmit_cast", "_remote_actor.py", "transmit_cast"),
+    ("    PeerActors.transmit_call", "_remote_actor.py", "transmit_call"),
+    ("      encode_cast", "_wire.py", "encode_cast"),
+    ("      encode_call", "_wire.py", "encode_call"),
+    ("_WirePort.send (reply to a remote caller)", "_session.py", "send"),
+    ("  encode_reply", "_wire.py", "encode_reply"),
+    ("NodeSession.send_frame", "_session.py", "send_frame"),
+    ("  FrameWriter.send", "_framing.py", "send"),
     ("FrameWriter.flush", "_framing.py", "flush"),
 ]
 RECEIVE_PATH = [
+    ("NodeSession._on_data", "_session.py", "_on_data"),
     ("NodeSession._read_loop", "_session.py", "_read_loop"),
     ("  FrameReader.feed", "_framing.py", "feed"),
+    ("  decode_node", "_wire.py", "decode_node"),
     ("  NetworkMessage.FromString", "~", "FromString"),
     ("  NodeSession._on_node", "_session.py", "_on_node"),
-    ("    NodeSession._target", "_session.py", "_target"),
-    ("    ActorRef.send_serialized", "_ref.py", "send_serialized"),
+    ("    transport.decode", "transport.py", "decode"),
     ("      family.deserialize", "_message.py", "deserialize"),
-    ("    NodeSession._on_call", "_session.py", "_on_call"),
-    ("SinkActor.handle", "cluster_app.py", "handle"),
+    ("    NodeSession._deliver", "_session.py", "_deliver"),
+    ("      transport.offer", "transport.py", "offer"),
+    ("        ActorCell.offer", "_cell.py", "offer"),
+    ("    PeerActors.reply", "_remote_actor.py", "reply"),
+    ("      _FuturePort.send", "ractor_core/_message.py", "send"),
+    ("ActorCell.run", "_cell.py", "run"),
+    ("  SinkActor.handle", "cluster_app.py", "handle"),
+    ("    Call.reply", "ractor_core/_message.py", "reply"),
 ]
 
 
@@ -684,14 +694,11 @@ def machine_info() -> dict[str, Any]:
 def frame_sizes() -> dict[str, int]:
     """Payload sizes of the cluster's frames (the floor sends frames of the same sizes).
 
-    Needs a running loop (a call's reply port does).
+    A call serializes without its reply port (the port stays with the caller; the frame
+    carries a tag), so this is the same encoding ``PeerActors.transmit_call`` writes.
     """
     put = Put(seq=123_456, text=TEXT).serialize()
-    port, _answer = reply_channel(CALL_TIMEOUT)
-    msg = Ping(n=123_456)
-    bind_reply(msg, port)
-    ping = msg.serialize()
-    port.send(0)  # answered: nothing is left waiting
+    ping = Ping(n=123_456).serialize()
     assert isinstance(put, SerializedCast) and isinstance(ping, SerializedCall)
     cast = encode_cast(1000, put.args, put.variant, put.metadata)
     call = encode_call(1000, ping.args, 12_345, int(CALL_TIMEOUT * 1000), ping.variant,

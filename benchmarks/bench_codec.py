@@ -45,7 +45,7 @@ if str(_ROOT) not in sys.path:
 
 import msgspec  # noqa: E402
 
-from ractor_core import SerializedCast  # noqa: E402
+from ractor_core.transport import SerializedCast  # noqa: E402
 from ractor_derive import U16, U32, Message, VariantInfo, cluster_message  # noqa: E402
 
 perf_ns = time.perf_counter_ns

@@ -102,7 +102,9 @@ class Loopback(Recording):
         port: RpcReplyPort[Any],
         decode_reply: Callable[[bytes], Any],
     ) -> None:
-        """Decode and queue the call; the reply crosses back as bytes."""
+        """Decode and queue the call; the reply crosses back as bytes. The caller's port is
+        kept (in ``calls``) until answered, as a session keeps it in its pending table."""
+        super().transmit_call(pid, message, port, decode_reply)
         msg = decode(self.target, SerializedCall(message.variant, bytes(message.args)))
         if not offer(self.target, msg, _BytesPort(port, msg.encode_reply, decode_reply)):
             raise MessagingError("the loopback target's mailbox is full", msg)

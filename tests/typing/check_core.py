@@ -9,7 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import assert_never, assert_type
 
-from ractor_core import Actor, ActorRef, Call, RactorError, RpcReplyPort, multi_call, spawn
+from ractor_core import (
+    Actor,
+    ActorRef,
+    Call,
+    MailboxFull,
+    MessagingError,
+    RactorError,
+    RpcReplyPort,
+    multi_call,
+    spawn,
+)
 
 
 @dataclass(frozen=True)
@@ -87,3 +97,17 @@ async def use() -> None:
     assert_type(results, list[int | RactorError])
     other: ActorRef[Other] = ref  # type: ignore[assignment]
     del wrong, other
+
+
+async def bounded() -> None:
+    ref = await spawn(Counter(), 0, capacity=8)
+    assert_type(ref.capacity, int | None)
+    assert_type(ref.mailbox_len, int)
+    await ref.send(Inc(by=1))
+    await ref.send(Other("x"))  # type: ignore[arg-type]
+    await spawn(Counter(), 0, capacity="8")  # type: ignore[arg-type]
+    try:
+        ref.cast(Inc(by=1))
+    except MailboxFull as full:
+        assert_type(full, MailboxFull)
+        assert isinstance(full, MessagingError)
