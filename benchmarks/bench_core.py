@@ -11,7 +11,13 @@ Measures, on the running machine:
    returns once the actor has processed them all);
 2. call round-trip latency (p50/p99 of sequential calls);
 3. spawn + stop rate (sequential ``spawn`` then ``stop_and_wait``);
-4. RSS per idle actor (fresh subprocess per framework; VmRSS before, VmHWM after).
+4. RSS per idle actor (fresh subprocess per framework; VmRSS before, VmHWM after);
+5. bounded mailboxes: one producer doing ``await ref.send(msg)`` to an actor spawned with
+   ``capacity=N``, against an ``asyncio.Queue(maxsize=N)`` floor doing ``await q.put(msg)``
+   (and unbounded ``send`` / ``cast`` for reference);
+6. Python-heap bytes (tracemalloc, live after a gc) per remote ref made by a
+   ``ractor_core.transport.RemoteNode`` (``node.actor(pid)``, with and without a name) and per
+   idle local actor, with a bare task on a future as the floor.
 
 Every ractor_core / asyncio measurement runs on the default asyncio loop and, when
 importable, on uvloop. Pykka (``ThreadingActor``) runs on plain threads. The floors are the
@@ -24,12 +30,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
@@ -44,7 +52,8 @@ if str(_ROOT) not in sys.path:
 
 import pykka  # noqa: E402
 
-from ractor_core import Actor, ActorRef, Call, spawn  # noqa: E402
+from ractor_core import Actor, ActorRef, Call, RpcReplyPort, spawn  # noqa: E402
+from ractor_core.transport import RemoteNode, SerializedCall, SerializedCast  # noqa: E402
 
 try:
     import uvloop
@@ -74,6 +83,9 @@ class Params:
     pykka_cast_n: int
     pykka_call_n: int
     pykka_spawn_n: int
+    capacities: tuple[int, ...]  # bounded mailboxes measured with ``await send``
+    tm_remote_n: int  # remote refs per tracemalloc measurement
+    tm_actor_n: int  # idle actors per tracemalloc measurement
 
 
 FULL = Params(
@@ -87,6 +99,9 @@ FULL = Params(
     pykka_cast_n=200_000,
     pykka_call_n=20_000,
     pykka_spawn_n=5_000,
+    capacities=(64, 1024),
+    tm_remote_n=100_000,
+    tm_actor_n=10_000,
 )
 QUICK = Params(
     cast_n=100_000,
@@ -99,6 +114,9 @@ QUICK = Params(
     pykka_cast_n=50_000,
     pykka_call_n=5_000,
     pykka_spawn_n=1_000,
+    capacities=(64, 1024),
+    tm_remote_n=100_000,
+    tm_actor_n=10_000,
 )
 RSS_PER = 10_000  # report memory "per 10,000 idle actors"
 
@@ -107,7 +125,8 @@ CAST_VS_PYKKA = 3.0
 CAST_VS_FLOOR = 0.5
 CALL_P50_VS_FLOOR = 1.5
 CALL_VS_PYKKA = 3.0
-KIB_PER_ACTOR = 3.0
+KIB_PER_ACTOR = 2.5  # RSS (section 4)
+BYTES_PER_REMOTE_REF = 400.0  # tracemalloc (section 6)
 
 # ------------------------------------------------------------------------------------ actors
 
@@ -577,6 +596,185 @@ def rss_in_subprocess(impl: str, loop_name: str, n: int) -> dict[str, float]:
     return res
 
 
+# ------------------------------------------------------------------------------------ 5. send
+
+
+def cap_label(capacity: int | None) -> str:
+    return "unbounded" if capacity is None else str(capacity)
+
+
+async def send_ractor(n: int, capacity: int | None) -> float:
+    """``await ref.send(i)`` n times to an actor with a mailbox of ``capacity``, then one
+    call that returns once it has handled them all; msgs/s."""
+    ref = await spawn(BenchActor(), None, capacity=capacity)
+    await settle()
+    t0 = perf()
+    for i in range(n):
+        await ref.send(i)
+    got = await ref.call(Flush())
+    dt = perf() - t0
+    assert got == n, got
+    await ref.stop_and_wait()
+    return n / dt
+
+
+async def send_floor_queue(n: int, capacity: int | None) -> float:
+    """Floor: ``await q.put(i)`` into an ``asyncio.Queue(maxsize=capacity)`` read by one
+    consumer task (``maxsize=0``, unbounded, for None)."""
+    loop = asyncio.get_running_loop()
+    q: asyncio.Queue[object] = asyncio.Queue(maxsize=capacity or 0)
+    done: asyncio.Future[int] = loop.create_future()
+
+    async def consumer() -> None:
+        count = 0
+        while True:
+            m = await q.get()
+            if m is _STOP:
+                done.set_result(count)
+                return
+            count += 1
+
+    task = loop.create_task(consumer())
+    await settle()
+    t0 = perf()
+    for i in range(n):
+        await q.put(i)
+    await q.put(_STOP)
+    got = await done
+    dt = perf() - t0
+    assert got == n, got
+    await task
+    return n / dt
+
+
+# ------------------------------------------------------------------------------------ 6. heap
+
+
+class NullNode(RemoteNode):
+    """A transport's table of a connected node's actors that puts nothing on any wire."""
+
+    __slots__ = ()
+
+    def transmit_cast(self, pid: int, message: SerializedCast) -> None:
+        pass
+
+    def transmit_call(
+        self,
+        pid: int,
+        message: SerializedCall,
+        port: RpcReplyPort[Any],
+        decode: Callable[[bytes], Any],
+    ) -> None:
+        pass
+
+
+_NODE_IDS = iter(range(0xBE_0000, 0xBF_0000))  # node ids of this benchmark's tables
+_REMOTE_PID0 = 1_000  # first pid: pids past the small-int cache, as a peer's would be
+
+
+def _traced() -> int:
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def tm_remote_refs(n: int, named: bool) -> dict[str, float]:
+    """Python-heap bytes per remote ref: ``node.actor(pid)`` (``named``: with
+    ``name=f"worker-{pid}"``, the name string made in the window as a transport decoding
+    an advertisement would) for n pids of one node; the node's table holds the refs."""
+    warm = NullNode(next(_NODE_IDS))
+    for pid in range(_REMOTE_PID0, _REMOTE_PID0 + 100):
+        warm.actor(pid, f"worker-{pid}" if named else None)
+    warm.close("benchmark warm-up done")
+    node = NullNode(next(_NODE_IDS))
+    pids = range(_REMOTE_PID0, _REMOTE_PID0 + n)
+    actor = node.actor
+    tracemalloc.start()
+    try:
+        before = _traced()
+        t0 = perf()
+        if named:
+            for pid in pids:
+                actor(pid, f"worker-{pid}")
+        else:
+            for pid in pids:
+                actor(pid)
+        elapsed = perf() - t0
+        after = _traced()
+    finally:
+        tracemalloc.stop()
+    assert len(node) == n, len(node)
+    ref = node.get(_REMOTE_PID0 + n - 1)
+    assert ref is not None and ref.name == (f"worker-{_REMOTE_PID0 + n - 1}" if named else None)
+    node.close("benchmark done")
+    names = sum(sys.getsizeof(f"worker-{pid}") for pid in pids) / n if named else 0.0
+    return {
+        "n": n,
+        "bytes": after - before,
+        "bytes_per": (after - before) / n,
+        "name_bytes_per": names,
+        "make_s": elapsed,
+    }
+
+
+def tm_idle(impl: str, loop_name: str, n: int) -> dict[str, float]:
+    """Python-heap bytes per idle local actor (``ractor_core``) or per bare task parked on a
+    future (``floor_task``): spawned, every task started and parked, then a gc."""
+
+    async def main() -> dict[str, float]:
+        loop = asyncio.get_running_loop()
+        refs: list[ActorRef[BenchMsg]] = []
+        futs: list[asyncio.Future[None]] = []
+        tasks: list[asyncio.Task[None]] = []
+
+        async def body(f: asyncio.Future[None]) -> None:
+            await f
+
+        for _ in range(100):  # warm up code paths (and the loop's internal buffers)
+            if impl == "ractor_core":
+                r = await spawn(BenchActor(), None)
+                await r.stop_and_wait()
+            else:
+                f: asyncio.Future[None] = loop.create_future()
+                t = loop.create_task(body(f))
+                await settle()
+                f.set_result(None)
+                await t
+        tracemalloc.start()
+        try:
+            before = _traced()
+            t0 = perf()
+            if impl == "ractor_core":
+                for _ in range(n):
+                    refs.append(await spawn(BenchActor(), None))
+            else:
+                for _ in range(n):
+                    f = loop.create_future()
+                    futs.append(f)
+                    tasks.append(loop.create_task(body(f)))
+            await settle(5)  # every task started and parked on its waiter
+            elapsed = perf() - t0
+            after = _traced()
+        finally:
+            tracemalloc.stop()
+        if impl == "ractor_core":
+            for r in refs:
+                r.stop()
+            await asyncio.gather(*(r.wait() for r in refs))
+        else:
+            for f in futs:
+                f.set_result(None)
+            await asyncio.gather(*tasks)
+        return {
+            "n": n,
+            "bytes": after - before,
+            "bytes_per": (after - before) / n,
+            "name_bytes_per": 0.0,
+            "make_s": elapsed,
+        }
+
+    return run_on(loop_name, main)
+
+
 # ------------------------------------------------------------------------------------ driver
 
 
@@ -588,6 +786,10 @@ class Results:
     call: dict[str, Latency] = field(default_factory=dict)
     spawn: dict[str, float] = field(default_factory=dict)  # actors/s
     rss: dict[str, dict[str, float]] = field(default_factory=dict)
+    # key "impl/capacity/loop" (capacity "unbounded" or N) -> msgs/s
+    send: dict[str, float] = field(default_factory=dict)
+    # key "remote/unnamed", "remote/named", "impl/loop" -> tracemalloc measurement
+    heap: dict[str, dict[str, float]] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -608,6 +810,9 @@ def bench_loop(loop_name: str, p: Params, res: Results) -> None:
         await cast_floor_queue(2_000)
         await cast_floor_fast(2_000)
         await spawn_ractor(100)
+        for cap in (None, *p.capacities):
+            await send_ractor(2_000, cap)
+            await send_floor_queue(2_000, cap)
 
         r = p.repeats
         res.cast[f"ractor_core/{loop_name}"] = await abest_rate(r, lambda: cast_ractor(p.cast_n))
@@ -622,6 +827,15 @@ def bench_loop(loop_name: str, p: Params, res: Results) -> None:
         res.spawn[f"floor_task/{loop_name}"] = await abest_rate(
             r, lambda: spawn_floor_task(p.spawn_n)
         )
+        caps: tuple[int | None, ...] = (None, *p.capacities)
+        for cap in caps:
+            label = cap_label(cap)
+            res.send[f"ractor_core/{label}/{loop_name}"] = await abest_rate(
+                r, functools.partial(send_ractor, p.cast_n, cap)
+            )
+            res.send[f"floor_queue/{label}/{loop_name}"] = await abest_rate(
+                r, functools.partial(send_floor_queue, p.cast_n, cap)
+            )
 
     run_on(loop_name, main)
 
@@ -641,6 +855,30 @@ def bench_rss(p: Params, res: Results) -> None:
     res.rss["pykka/threads"] = rss_in_subprocess("pykka", "threads", p.rss_pykka_n)
 
 
+def bench_heap(p: Params, res: Results) -> None:
+    res.heap["remote/unnamed"] = tm_remote_refs(p.tm_remote_n, named=False)
+    res.heap["remote/named"] = tm_remote_refs(p.tm_remote_n, named=True)
+    for loop_name in loops():
+        res.heap[f"ractor_core/{loop_name}"] = tm_idle("ractor_core", loop_name, p.tm_actor_n)
+        res.heap[f"floor_task/{loop_name}"] = tm_idle("floor_task", loop_name, p.tm_actor_n)
+
+
+def _target(
+    res: Results, name: str, loop: str, measured: float, bound: float, op: str, unit: str
+) -> None:
+    ok = measured >= bound if op == ">=" else measured <= bound
+    res.targets.append(
+        {
+            "target": name,
+            "loop": loop,
+            "measured": measured,
+            "required": f"{op} {bound:g}",
+            "unit": unit,
+            "pass": ok,
+        }
+    )
+
+
 def compute_targets(res: Results) -> None:
     pk_cast = res.cast["pykka/threads"]
     pk_p50 = res.call["pykka/threads"].p50_us
@@ -652,23 +890,33 @@ def compute_targets(res: Results) -> None:
         floor_p50 = res.call[f"floor_queue/{ln}"].p50_us
         kib = res.rss[key]["kib_per_actor"]
         rows = [
-            ("cast >= 3x Pykka tell", cast_rate / pk_cast, CAST_VS_PYKKA, ">="),
-            ("cast >= 0.5x asyncio.Queue floor", cast_rate / floor_rate, CAST_VS_FLOOR, ">="),
-            ("call p50 <= 1.5x floor p50", p50 / floor_p50, CALL_P50_VS_FLOOR, "<="),
-            ("call p50 >= 3x faster than Pykka ask", pk_p50 / p50, CALL_VS_PYKKA, ">="),
-            ("<= 3 KiB per idle actor", kib, KIB_PER_ACTOR, "<="),
+            ("cast >= 3x Pykka tell", cast_rate / pk_cast, CAST_VS_PYKKA, ">=", "x"),
+            ("cast >= 0.5x asyncio.Queue floor", cast_rate / floor_rate, CAST_VS_FLOOR, ">=", "x"),
+            ("call p50 <= 1.5x floor p50", p50 / floor_p50, CALL_P50_VS_FLOOR, "<=", "x"),
+            ("call p50 >= 3x faster than Pykka ask", pk_p50 / p50, CALL_VS_PYKKA, ">=", "x"),
+            (
+                f"<= {KIB_PER_ACTOR:g} KiB per idle actor (RSS, section 4)",
+                kib,
+                KIB_PER_ACTOR,
+                "<=",
+                " KiB",
+            ),
         ]
-        for name, measured, bound, op in rows:
-            ok = measured >= bound if op == ">=" else measured <= bound
-            res.targets.append(
-                {
-                    "target": name,
-                    "loop": ln,
-                    "measured": measured,
-                    "required": f"{op} {bound:g}",
-                    "pass": ok,
-                }
-            )
+        for name, measured, bound, op, unit in rows:
+            _target(res, name, ln, measured, bound, op, unit)
+    for key, label in (
+        ("remote/unnamed", "remote ref"),
+        ("remote/named", "remote ref with a name (string included)"),
+    ):
+        _target(
+            res,
+            f"<= {BYTES_PER_REMOTE_REF:g} B per {label} (tracemalloc, section 6)",
+            "-",
+            res.heap[key]["bytes_per"],
+            BYTES_PER_REMOTE_REF,
+            "<=",
+            " B",
+        )
 
 
 # ------------------------------------------------------------------------------------ report
@@ -787,13 +1035,97 @@ def render(res: Results, quick: bool) -> str:
         f"| {pk_rss['spawn_s']:.2f} s |\n"
     )
 
+    out.append(
+        "### 5. bounded mailbox `await send`, 1 producer -> 1 actor (msgs/s, higher is better)\n"
+    )
+    out.append(
+        f"N={p['cast_n']:,} sends then one call that returns once all are handled; best of "
+        f"{p['repeats']}. Floor = `await q.put(msg)` into an `asyncio.Queue(maxsize=capacity)` "
+        "read by one consumer task (`maxsize=0` for unbounded); the unbounded `cast` row is "
+        "section 1's, its floor `put_nowait` into an unbounded `asyncio.Queue`.\n"
+    )
+    out.append(
+        "| implementation | capacity | loop | msgs/s | vs floor (same capacity, same loop) "
+        "| vs ractor_core unbounded `cast` |"
+    )
+    out.append("|---|---:|---|---:|---:|---:|")
+    for ln in loops():
+        cast = res.cast[f"ractor_core/{ln}"]
+        cast_floor = res.cast[f"floor_queue/{ln}"]
+        out.append(
+            f"| ractor_core `cast` | unbounded | {ln} | {_fmt_rate(cast)} "
+            f"| {_x(cast / cast_floor)} | 1.00x |"
+        )
+        out.append(
+            f"| asyncio.Queue `put_nowait` floor | unbounded | {ln} | {_fmt_rate(cast_floor)} "
+            f"| 1.00x | {_x(cast_floor / cast)} |"
+        )
+        for cap in (None, *p["capacities"]):
+            label = cap_label(cap)
+            floor = res.send[f"floor_queue/{label}/{ln}"]
+            for impl, what in (
+                ("ractor_core", "ractor_core `await send`"),
+                ("floor_queue", f"asyncio.Queue(maxsize={cap or 0}) `await put` floor"),
+            ):
+                v = res.send[f"{impl}/{label}/{ln}"]
+                out.append(
+                    f"| {what} | {label} | {ln} | {_fmt_rate(v)} | {_x(v / floor)} "
+                    f"| {_x(v / cast)} |"
+                )
+    out.append("")
+
+    out.append(
+        "### 6. Python-heap memory per remote ref and per idle actor (tracemalloc, lower is "
+        "better)\n"
+    )
+    out.append(
+        "Bytes allocated through Python's allocators and still live after a gc, over the "
+        "window that makes them (tracemalloc; no allocator slack, no page granularity, so "
+        "below the RSS of section 4). Remote refs: `node.actor(pid)` on a "
+        "`ractor_core.transport.RemoteNode` subclass that transmits nothing; the node's table "
+        "holds the refs (handle, ActorId, table entries). Idle actors: `spawn` (or a bare "
+        "task on a future, the floor), every task started and parked; a list holds the "
+        "refs.\n"
+    )
+    out.append(
+        "| what | loop | measured | bytes each | of which name strings | KiB each "
+        "| vs remote ref (no name) | vs task floor | make time (traced) |"
+    )
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    remote = res.heap["remote/unnamed"]["bytes_per"]
+    for key, label in (
+        ("remote/unnamed", "remote ref, `node.actor(pid)`"),
+        ("remote/named", 'remote ref, `node.actor(pid, name=f"worker-{pid}")`'),
+    ):
+        h = res.heap[key]
+        names = f"{h['name_bytes_per']:.0f}" if h["name_bytes_per"] else "-"
+        out.append(
+            f"| {label} | - | {int(h['n']):,} | {h['bytes_per']:.0f} | {names} "
+            f"| {h['bytes_per'] / 1024:.2f} | {_x(h['bytes_per'] / remote)} | - "
+            f"| {h['make_s']:.2f} s |"
+        )
+    for ln in loops():
+        floor_b = res.heap[f"floor_task/{ln}"]["bytes_per"]
+        for impl, label in (
+            ("ractor_core", "idle ractor_core actor, `spawn`"),
+            ("floor_task", "bare task on a future (floor)"),
+        ):
+            h = res.heap[f"{impl}/{ln}"]
+            out.append(
+                f"| {label} | {ln} | {int(h['n']):,} | {h['bytes_per']:.0f} | - "
+                f"| {h['bytes_per'] / 1024:.2f} | {_x(h['bytes_per'] / remote)} "
+                f"| {_x(h['bytes_per'] / floor_b)} | {h['make_s']:.2f} s |"
+            )
+    out.append("")
+
     out.append("### Targets (computed, not asserted)\n")
     out.append("| target | loop | measured | required | result |")
     out.append("|---|---|---:|---:|:---:|")
     for t in res.targets:
-        unit = " KiB" if "KiB" in t["target"] else "x"
+        unit = t["unit"]
+        measured = f"{t['measured']:.0f}" if unit == " B" else f"{t['measured']:.2f}"
         out.append(
-            f"| {t['target']} | {t['loop']} | {t['measured']:.2f}{unit} | {t['required']}{unit} "
+            f"| {t['target']} | {t['loop']} | {measured}{unit} | {t['required']}{unit} "
             f"| {'pass' if t['pass'] else '**miss**'} |"
         )
     return "\n".join(out)
@@ -821,6 +1153,8 @@ def main(argv: list[str] | None = None) -> int:
     bench_pykka(p, res)
     print("[bench] idle-actor memory (subprocesses) ...", file=sys.stderr, flush=True)
     bench_rss(p, res)
+    print("[bench] remote-ref / idle-actor heap (tracemalloc) ...", file=sys.stderr, flush=True)
+    bench_heap(p, res)
     compute_targets(res)
     res.wall_s = perf() - t0
 

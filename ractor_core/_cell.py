@@ -319,7 +319,10 @@ class ActorCell(Cell):
     async def wait_room(
         self, ref: ActorRef[Any], timeout: float | None, again: bool = False
     ) -> None:
-        """Wait until the mailbox has room (``TimeoutError`` past ``timeout``)."""
+        """Wait until the mailbox has room (``TimeoutError`` past ``timeout``); returns at
+        once when there is room now."""
+        if self._accepting and len(self._queue) < self._cap:
+            return
         try:
             await self._wait_for_room(timeout, again)
         except MessagingError:
@@ -329,6 +332,8 @@ class ActorCell(Cell):
         """Wait for a free slot, in turn with other waiting senders; a sender that was woken
         but lost the slot (a cast took it first) waits at the front, so waiting senders keep
         their order. ``MessagingError`` when the actor stops meanwhile."""
+        if not self._accepting:
+            raise MessagingError("the actor stopped")
         putters = self._putters
         if putters is None:
             putters = self._putters = deque()
