@@ -3,8 +3,8 @@
 A session keeps a :class:`PeerActors` table (a ``ractor_core.transport.RemoteNode``): the
 peer's advertised actors are entries in it, and their ``ActorRef``s are handles bound to it,
 with no task and no mailbox. Casts and calls on such a ref are written as Cast / Call frames
-on the session (docs/protocol.md, "Remote messaging"); CallReply frames are matched back to
-the waiting callers by tag.
+on the session; CallReply frames are matched back to the waiting callers by tag (the
+calling side of remote messaging in PROTOCOL section 5).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from ._errors import (
 )
 from ._id import ActorId, next_pid
 from ._message import Call, _FuturePort
-from ._supervision import ActorStarted, ActorStatus, SupervisionEvent
+from ._supervision import ActorStarted, ActorStatus
 from ._timers import Timer
 
 if TYPE_CHECKING:
@@ -320,10 +320,6 @@ class ActorRef(Generic[M]):
         for child in children:
             child.stop(reason)
         await asyncio.gather(*(c.wait(timeout) for c in children))
-
-    def _send_supervision(self, event: SupervisionEvent) -> bool:
-        """Queue a supervision event; False when this actor no longer takes them."""
-        return self._cell.send_supervision(self, event)
 
     # ------------------------------------------------------------------ timers
 

@@ -32,8 +32,10 @@ from ractor_cluster import (
 from ractor_core import (
     Actor,
     ActorRef,
+    ActorTerminated,
     Call,
     RactorError,
+    SupervisionEvent,
     pg,
     spawn,
     where_is,
@@ -140,6 +142,23 @@ class StringsActor(Actor[str, None, None]):
 
     async def handle(self, myself: ActorRef[str], message: str, state: None) -> None:
         RECEIVED_STRINGS.append(message)
+
+
+WATCHED: list[str | None] = []
+WATCHERS: list[ActorRef[None]] = []
+
+
+class Watcher(Actor[None, None, None]):
+    """Notes the reason of every ActorTerminated it hears (it monitors remote actors)."""
+
+    async def pre_start(self, myself: ActorRef[None], args: None) -> None:
+        return None
+
+    async def handle_supervisor_evt(
+        self, myself: ActorRef[None], event: SupervisionEvent, state: None
+    ) -> None:
+        if isinstance(event, ActorTerminated):
+            WATCHED.append(event.reason)
 
 
 @dataclass
@@ -315,6 +334,24 @@ async def execute(node: ActorRef[NodeServerMessage], cmd: dict[str, Any]) -> Any
             raise LookupError(f"no remote actor named {cmd['to']!r}")
         as_remote(refs[0], str).cast(cmd["text"])
         return True
+    if op == "spawn_many":  # n unnamed remotable actors (kept running)
+        for _ in range(cmd["n"]):
+            await spawn(StringsActor(), None)
+        return cmd["n"]
+    if op == "task_count":
+        return len(asyncio.all_tasks())
+    if op == "remote_count":
+        return len(remote_actors())
+    if op == "monitor_remote":  # a local watcher of remote actor `to`; see "watched"
+        refs = remote_actors(cmd["to"])
+        if not refs:
+            raise LookupError(f"no remote actor named {cmd['to']!r}")
+        watcher = await spawn(Watcher(), None)
+        watcher.monitor(refs[0])
+        WATCHERS.append(watcher)
+        return True
+    if op == "watched":
+        return WATCHED
     if op == "spawn":
         ref = await spawn(CounterActor(), None, name=cmd["name"])
         for group in cmd.get("groups", []):

@@ -251,3 +251,33 @@ def test_inspect_lists_a_nodes_sessions_actors_and_groups(
     )
     assert refused.returncode == 1
     assert "could not authenticate" in refused.stderr
+
+
+def test_remote_actors_cost_no_tasks_on_the_node_that_sees_them(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    a, b = nodes("a"), nodes("b")
+    assert a.rpc("spawn_many", n=3000) == 3000
+    before = b.rpc("task_count")
+    b.rpc("connect", address=a.address)
+    connected(a, b)
+    b.wait_for(lambda: b.rpc("remote_count") >= 3000, 30, "b learns a's 3,000 actors")
+    # a session costs a few tasks; its peer's 3,000 actors cost none
+    assert b.rpc("task_count") - before < 10
+
+
+def test_a_monitor_of_a_remote_actor_hears_why_it_went_away(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    a, b = nodes("a"), nodes("b")
+    a.rpc("spawn", name="short-lived")
+    a.rpc("connect", address=b.address)
+    sees(b, "short-lived")
+    sees(b, "counter-a")
+    b.rpc("monitor_remote", to="short-lived")
+    b.rpc("monitor_remote", to="counter-a")
+    a.rpc("stop", name="short-lived")
+    b.wait_for(lambda: b.rpc("watched") == ["remote"], 10, "the Terminate is heard")
+    a.kill()
+    b.wait_for(lambda: len(b.rpc("watched")) == 2, 10, "the lost connection is heard")
+    assert b.rpc("watched") == ["remote", "channel_closed"]
