@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["ractor_core", "ractor_derive", "ractor_cluster"]
+PUBLIC_MODULES = [*PACKAGES, "ractor_core.transport", "ractor_core.pg"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -47,6 +48,21 @@ def test_the_core_imports_neither_sibling_nor_protobuf_nor_jinja() -> None:
         assert not _imports(path) & forbidden, path
 
 
+def test_the_core_exports_the_user_api_and_keeps_transport_hooks_apart() -> None:
+    import ractor_core
+    import ractor_core.transport
+
+    hooks = {"offer", "decode", "wait_room", "RemoteNode", "SerializedCall", "SerializedCast",
+             "message_family", "register_message_family", "MessageFamily"}
+    exported = ractor_core.transport.__all__
+    assert exported == sorted(exported) and all(hasattr(ractor_core.transport, n) for n in exported)
+    assert hooks <= set(exported)
+    assert not hooks & set(ractor_core.__all__)
+    assert {"spawn_remote", "bind_reply", "reply_sink", "reply_channel"}.isdisjoint(
+        dir(ractor_core)
+    )
+
+
 def test_derive_and_cluster_do_not_import_each_other() -> None:
     for path in (ROOT / "ractor_derive").rglob("*.py"):
         assert "ractor_cluster" not in _imports(path), path
@@ -54,7 +70,7 @@ def test_derive_and_cluster_do_not_import_each_other() -> None:
         assert "ractor_derive" not in _imports(path), path
 
 
-@pytest.mark.parametrize("package", PACKAGES)
+@pytest.mark.parametrize("package", PUBLIC_MODULES)
 def test_every_public_item_has_a_docstring(package: str) -> None:
     module = importlib.import_module(package)
     missing = []
