@@ -157,7 +157,6 @@ class ActorCell(Cell):
         "_prio",
         "_putters",
         "_queue",
-        "_ref",
         "_status",
         "_stop_reason",
         "_stop_requested",
@@ -178,7 +177,6 @@ class ActorCell(Cell):
         self._actor = actor
         self._name = name
         self._loop = loop
-        self._ref: ActorRef[Any] | None = None  # set by spawn, right after
         self._queue: deque[Any] = deque()
         self._cap = _UNBOUNDED if capacity is None else capacity
         self._putters: deque[asyncio.Future[None]] | None = None  # senders waiting for room
@@ -530,7 +528,7 @@ class ActorCell(Cell):
         outside_cancel = False
         budget = _BUDGET
         self._in_task = True
-        _handling.set(self)
+        bound = False  # whether message.reply can find this cell (set at the first call)
         try:
             if self._killed:
                 raise asyncio.CancelledError
@@ -563,6 +561,10 @@ class ActorCell(Cell):
                     if self._putters:
                         self._wake_putter()
                     if type(item) is _Envelope:
+                        if not bound:
+                            # lazily: an actor that is never called pays nothing for it
+                            _handling.set(self)
+                            bound = True
                         self.current = item
                         await handle(ref, item.message, state)
                         self.current = None

@@ -165,8 +165,8 @@ class _Handling(Protocol):
     current: _Envelope | None
 
 
-# The cell of the actor whose task this is (set once when its task starts; tasks made by a
-# handler inherit it, so they may read message.reply while the handler still runs).
+# The cell of the actor whose task this is (set when it handles its first call; tasks made
+# by a handler inherit it, so they may read message.reply while the handler still runs).
 _handling: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar(
     "ractor_handling", default=None
 )

@@ -430,7 +430,6 @@ async def _spawn(
             raise SpawnError(f"supervisor {supervisor.id} is shutting down", name=name)
     cell = ActorCell(actor, name, loop, capacity)
     ref: ActorRef[M] = ActorRef(_TOKEN, ActorId(next_pid()), cell)
-    cell._ref = ref
     if name is not None:
         _registry._register_name(name, ref)
     cell.starting()
