@@ -70,6 +70,12 @@ class Cell(ABC):
 
     __slots__ = ()
 
+    # What ActorRef.cast's inlined hot path reads (ActorCell has its own): a cell without a
+    # local mailbox has no room (limit 0), so every cast goes to its cast() method.
+    _queue: deque[Any] | tuple[()] = ()
+    _limit: int = 0
+    _waiter: asyncio.Future[None] | None = None
+
     @abstractmethod
     def status(self, ref: ActorRef[Any]) -> ActorStatus:
         """The actor's lifecycle status."""
@@ -142,7 +148,6 @@ class ActorCell(Cell):
     """A local actor: mailbox, run loop, lifecycle, links and monitors."""
 
     __slots__ = (
-        "_accepting",
         "_actor",
         "_cap",
         "_children",
@@ -151,6 +156,7 @@ class ActorCell(Cell):
         "_family",
         "_in_task",
         "_killed",
+        "_limit",
         "_loop",
         "_monitors",
         "_name",
@@ -181,7 +187,9 @@ class ActorCell(Cell):
         self._cap = _UNBOUNDED if capacity is None else capacity
         self._putters: deque[asyncio.Future[None]] | None = None  # senders waiting for room
         self._waiter: asyncio.Future[None] | None = None
-        self._accepting = True
+        # what the hot path reads: -1 while messages are taken by an unbounded mailbox, the
+        # capacity while they are taken by a bounded one, 0 once they are not taken
+        self._limit = -1 if capacity is None else capacity
         self._status = _UNSTARTED
         self._prio = False
         self._stop_requested = False
@@ -213,7 +221,7 @@ class ActorCell(Cell):
 
     def accepting(self, ref: ActorRef[Any]) -> bool:
         """Whether messages are still taken."""
-        return self._accepting
+        return self._limit != 0
 
     def mailbox_len(self, ref: ActorRef[Any]) -> int:
         """Messages queued and not taken yet (the one being handled is not counted)."""
@@ -249,7 +257,7 @@ class ActorCell(Cell):
 
     def cast(self, ref: ActorRef[Any], msg: Any) -> None:
         """Queue a message; ``MailboxFull`` when the bounded mailbox is full."""
-        if not self._accepting:
+        if not self._limit:
             raise self._refuse(ref, msg, "message")
         queue = self._queue
         if len(queue) >= self._cap:
@@ -271,7 +279,7 @@ class ActorCell(Cell):
         Raises:
             MessagingError: the actor no longer takes messages.
         """
-        if not self._accepting:
+        if not self._limit:
             raise MessagingError("the actor is not running", msg)
         queue = self._queue
         if len(queue) >= self._cap:
@@ -288,7 +296,7 @@ class ActorCell(Cell):
         """Queue a message, waiting for room in a bounded mailbox."""
         again = False
         while True:
-            if not self._accepting:
+            if not self._limit:
                 raise self._refuse(ref, msg, "message")
             if len(self._queue) < self._cap:
                 self.cast(ref, msg)
@@ -301,7 +309,7 @@ class ActorCell(Cell):
 
     def put_call(self, ref: ActorRef[Any], msg: Any, port: RpcReplyPort[Any]) -> bool:
         """Queue a call in its envelope; False when the mailbox is full."""
-        if not self._accepting:
+        if not self._limit:
             raise self._refuse(ref, msg, "call")
         queue = self._queue
         if len(queue) >= self._cap:
@@ -319,7 +327,7 @@ class ActorCell(Cell):
     ) -> None:
         """Wait until the mailbox has room (``TimeoutError`` past ``timeout``); returns at
         once when there is room now."""
-        if self._accepting and len(self._queue) < self._cap:
+        if self._limit and len(self._queue) < self._cap:
             return
         try:
             await self._wait_for_room(timeout, again)
@@ -330,7 +338,7 @@ class ActorCell(Cell):
         """Wait for a free slot, in turn with other waiting senders; a sender that was woken
         but lost the slot (a cast took it first) waits at the front, so waiting senders keep
         their order. ``MessagingError`` when the actor stops meanwhile."""
-        if not self._accepting:
+        if not self._limit:
             raise MessagingError("the actor stopped")
         putters = self._putters
         if putters is None:
@@ -348,7 +356,7 @@ class ActorCell(Cell):
             with contextlib.suppress(ValueError):
                 putters.remove(fut)
             # a wake-up this waiter got but cannot use goes to the next one
-            if self._accepting and len(self._queue) < self._cap:
+            if self._limit and len(self._queue) < self._cap:
                 self._wake_putter()
             raise
         finally:
@@ -371,7 +379,7 @@ class ActorCell(Cell):
             return
         self._stop_requested = True
         self._stop_reason = reason
-        self._accepting = False
+        self._limit = 0
         self._fail_putters()
         self._wake_priority()
 
@@ -380,7 +388,7 @@ class ActorCell(Cell):
         if self._status >= _STOPPED or self._killed:
             return
         self._killed = True
-        self._accepting = False
+        self._limit = 0
         self._fail_putters()
         self._wake_priority()
         task = self._task
@@ -391,9 +399,9 @@ class ActorCell(Cell):
 
     def drain(self, ref: ActorRef[Any]) -> None:
         """Refuse new messages, handle those already queued, then stop (reason ``"Drained"``)."""
-        if not self._accepting or self._status >= _DRAINING:
+        if not self._limit or self._status >= _DRAINING:
             return
-        self._accepting = False
+        self._limit = 0
         self._fail_putters()
         if self._status >= _RUNNING:
             self._status = _DRAINING
@@ -605,7 +613,7 @@ class ActorCell(Cell):
     ) -> bool:
         """Run post_stop (unless killed or failed), release, notify; return whether the task
         was cancelled from outside (so that the caller re-raises the cancellation)."""
-        self._accepting = False
+        self._limit = 0
         self._status = _STOPPING
         if self._killed:
             reason = "killed"
@@ -652,7 +660,7 @@ class ActorCell(Cell):
 
     def cleanup(self, ref: ActorRef[Any]) -> None:
         """Release everything the actor holds; shared by normal exit and failed startup."""
-        self._accepting = False
+        self._limit = 0
         self._status = _STOPPING
         self._fail_putters()
         children = self._children

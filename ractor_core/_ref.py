@@ -143,7 +143,20 @@ class ActorRef(Generic[M]):
             raise MessagingError(
                 f"{type(msg).__name__} is an rpc message (Call); send it with call()", msg
             )
-        self._cell.cast(self, msg)
+        cell = self._cell
+        queue = cell._queue
+        limit = cell._limit
+        if limit < 0 or len(queue) < limit:
+            # the hot path, inlined: a local actor that takes messages and has room (limit -1:
+            # unbounded; 0: not taking messages, or not a local mailbox; see Cell._limit)
+            queue.append(msg)  # type: ignore[union-attr]
+            waiter = cell._waiter
+            if waiter is not None:
+                cell._waiter = None  # type: ignore[misc]
+                if not waiter.done():
+                    waiter.set_result(None)
+            return
+        cell.cast(self, msg)
 
     async def send(self, msg: M) -> None:
         """Send ``msg``, waiting while the actor's bounded mailbox is full.

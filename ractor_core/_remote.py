@@ -32,6 +32,7 @@ from ._message import (
     SerializedMessage,
     message_family,
 )
+from ._ref import _new_ref
 from ._supervision import ActorStatus, ActorTerminated
 
 if TYPE_CHECKING:
@@ -111,8 +112,6 @@ class RemoteNode(Cell):
             return ref
         if self._closed is not None:
             raise MessagingError(f"node {self.node_id} is closed ({self._closed})")
-        from ._ref import _new_ref
-
         ref = _new_ref(ActorId(pid, self.node_id), self)
         self._actors[pid] = ref
         if name is not None:
