@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import socket
@@ -48,6 +49,8 @@ from ._messages import (
     _SessionEntry,
     _Sessions,
 )
+from ._outbound import FlowLimits, NodeBudget
+from ._protocol import PeerLimits
 from ._session import NodeSession, SessionConfig
 from .protocol import auth_pb2
 
@@ -104,6 +107,12 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         handshake_timeout: seconds a connection may take to authenticate.
         liveness_timeout: seconds without any frame after which a session is closed as
             dead (None: never, as in Rust). Pings go out often enough to keep it alive.
+        limits: what one peer may make this node hold (actors, group memberships, name
+            lengths); past a limit its session ends. ``max_inbound_frame_size`` sets
+            ``limits.max_frame_size``.
+        flow: the marks of outbound flow control (when casts queue, when ``send`` and
+            ``call`` wait, the node-wide cap past which ``cast`` refuses, the stuck-peer
+            timeout).
         client_ssl_context: TLS settings for connections this node dials by itself
             (transitive connections); None dials them in plain TCP.
     """
@@ -123,6 +132,8 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         liveness_timeout: float | None = None,
         client_ssl_context: ssl.SSLContext | None = None,
         client_server_hostname: str | None = None,
+        limits: PeerLimits | None = None,
+        flow: FlowLimits | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
@@ -133,7 +144,13 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         self.encryption = encryption_mode or IncomingEncryptionMode.raw()
         self.connection_mode = connection_mode
         self.listen_addr = listen_addr
-        self.max_inbound_frame_size = max_inbound_frame_size
+        base = limits or PeerLimits()
+        if max_inbound_frame_size != DEFAULT_MAX_INBOUND_FRAME_SIZE:
+            base = dataclasses.replace(base, max_frame_size=max_inbound_frame_size)
+        self.limits = base
+        self.max_inbound_frame_size = self.limits.max_frame_size
+        self.flow = flow or FlowLimits()
+        self.budget = NodeBudget(self.flow.node_cap)
         self.handshake_timeout = handshake_timeout
         self.liveness_timeout = liveness_timeout
         self.client_ssl_context = client_ssl_context
@@ -289,9 +306,11 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             cookie=self.cookie,
             own=self.own_name(0 if is_server else new_connection_id()),
             connection_mode=self.connection_mode,
-            max_inbound_frame_size=self.max_inbound_frame_size,
             handshake_timeout=self.handshake_timeout,
             liveness_timeout=self.liveness_timeout,
+            limits=self.limits,
+            flow=self.flow,
+            budget=self.budget,
         )
         session = NodeSession(config, myself, stream)
         try:

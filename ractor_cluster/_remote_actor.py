@@ -23,7 +23,8 @@ from ractor_core.transport import (
     message_family,
 )
 
-from ._wire import encode_call, encode_cast
+from ._outbound import Outbound
+from ._protocol import SessionProtocol
 
 __all__ = ["PeerActors", "as_remote", "remote_actors"]
 
@@ -37,7 +38,13 @@ _peers: dict[int, PeerActors] = {}
 
 
 class _Link(Protocol):
-    def send_frame(self, payload: bytes) -> None: ...
+    """What PeerActors needs of its session."""
+
+    @property
+    def out(self) -> Outbound | None: ...
+
+    @property
+    def proto(self) -> SessionProtocol: ...
 
 
 class PeerActors(RemoteNode):
@@ -56,9 +63,31 @@ class PeerActors(RemoteNode):
         self.sweep_at = 64
         _peers[node_id] = self
 
+    def _out(self) -> Outbound:
+        out = self.link.out
+        if out is None or out.closed:
+            raise MessagingError(f"the connection to node {self.node_id} is closed")
+        return out
+
     def transmit_cast(self, pid: int, message: SerializedCast) -> None:
-        """Write a Cast frame."""
-        self.link.send_frame(encode_cast(pid, message.args, message.variant, message.metadata))
+        """Write a Cast frame (or queue it while the peer is slow).
+
+        Raises:
+            MailboxFull: the node's outbound cap is reached.
+            MessagingError: the connection is closed.
+        """
+        frame = self.link.proto.cast(pid, message.args, message.variant, message.metadata)
+        self._out().cast(pid, frame)
+
+    @property
+    def congested(self) -> bool:
+        """Whether casts queue beyond the session's high-water mark (send and call wait)."""
+        out = self.link.out
+        return out is not None and out.congested
+
+    async def uncongested(self, timeout: float | None) -> None:
+        """Wait until the session's queued casts are below its low-water mark."""
+        await self._out().room(timeout)
 
     def transmit_call(
         self,
@@ -71,17 +100,18 @@ class PeerActors(RemoteNode):
         timeout = port.timeout
         # u64 on the wire: a longer timeout than 2**64 ms is as good as none at all
         timeout_ms = None if timeout is None else min(int(timeout * 1000), _U64_MAX)
+        out = self._out()
         self.tag += 1
         tag = self.tag
-        frame = encode_call(pid, message.args, tag, timeout_ms, message.variant,
-                            message.metadata)
+        frame = self.link.proto.call(pid, message.args, tag, timeout_ms, message.variant,
+                                     message.metadata)
         pending = self.pending
         if len(pending) >= self.sweep_at:
             self._sweep()
         pending[tag] = (pid, port, decode)
         self.calls_to[pid] = self.calls_to.get(pid, 0) + 1
         try:
-            self.link.send_frame(frame)
+            out.call(pid, frame)
         except BaseException:
             self._take(tag)
             raise

@@ -1,9 +1,13 @@
-"""``NodeSession``: one connection to another node (PROTOCOL.md sections 3-5).
+"""``NodeSession``: the asyncio shell around one session's protocol (docs/protocol.md).
 
-The session is an actor. Its reader task takes the frames in arrival order and handles each
-before the next: the handshake, control messages (Spawn, Terminate, PgJoin, ...) and the
-messages for local actors. The actor itself writes what this node has to say: the initial
-sync, live Spawn / Terminate / PgJoin / PgLeave as local actors change, and Pings.
+The protocol itself (:class:`~ractor_cluster._protocol.SessionProtocol`) turns bytes into
+events and commands into bytes. The shell moves the bytes: it owns the transport, the
+timers and the writes (:class:`~ractor_cluster._outbound.Outbound`), and applies the events
+to this node: the peer's actors as a table of remote refs, process groups, local mailboxes,
+and the NodeServer's election. Node messages (Cast, Call, CallReply) are applied as they
+arrive; events that must wait (an election question, a big Spawn) go to one ordered task,
+and everything received after them waits its turn. Big control messages are applied in
+slices, so one peer never holds the event loop for long.
 """
 
 from __future__ import annotations
@@ -13,10 +17,8 @@ import collections
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
-
-from google.protobuf.message import DecodeError
 
 from ractor_core import (
     Actor,
@@ -40,9 +42,6 @@ from ractor_core import (
 from ractor_core import GroupJoin as _GroupJoin
 from ractor_core.transport import SerializedCall, SerializedCast, decode, offer, wait_room
 
-from ._auth import ClientHandshake, ServerHandshake
-from ._errors import FrameError
-from ._framing import FrameReader, FrameWriter
 from ._messages import (
     CheckSession,
     ClusterStream,
@@ -53,9 +52,27 @@ from ._messages import (
     _Dial,
     _Sessions,
 )
+from ._outbound import FlowLimits, NodeBudget, Outbound
+from ._protocol import (
+    Authenticated,
+    ElectionCheck,
+    Event,
+    Failed,
+    GroupJoined,
+    GroupLeft,
+    PeerLimits,
+    PeerNamed,
+    ReadyReceived,
+    SessionProtocol,
+    SessionsOffered,
+    SessionsRequested,
+    SessionState,
+    Spawned,
+    Terminated,
+    bounded,
+)
 from ._remote_actor import PeerActors
-from ._wire import NodeFrame, decode_node, encode_reply
-from .protocol import auth_pb2, control_pb2, meta_pb2, node_pb2
+from .protocol import auth_pb2, control_pb2
 
 if TYPE_CHECKING:
     from ._messages import NodeServerMessage
@@ -71,11 +88,13 @@ __all__ = [
 _log = logging.getLogger("ractor.cluster.session")
 
 _READ_CHUNK = 256 * 1024
-_BACKLOG_HIGH = 4096  # frames waiting behind a slow one: stop reading from the socket
+_BACKLOG_HIGH = 4096  # events waiting behind a slow one: stop reading from the socket
 _BACKLOG_LOW = 1024  # ... and read again below this
 _CHECK_TIMEOUT = 2.0  # the NodeServer answers election questions within this (Rust: 0.5 s)
 _PARKED_HIGH = 4096  # messages held for full mailboxes: stop reading from the socket
 _PARKED_LOW = 1024  # ... and read again below this
+_SLICE = 0.01  # seconds of control work before the session lets other tasks run
+_SLICE_CHECK = 256  # items between two looks at the clock
 
 
 @dataclass(frozen=True)
@@ -105,11 +124,12 @@ class SessionConfig:
     cookie: str
     own: auth_pb2.NameMessage
     connection_mode: NodeConnectionMode
-    max_inbound_frame_size: int
     handshake_timeout: float
     liveness_timeout: float | None
+    limits: PeerLimits = field(default_factory=PeerLimits)
+    flow: FlowLimits = field(default_factory=FlowLimits)
+    budget: NodeBudget = field(default_factory=lambda: NodeBudget(FlowLimits().node_cap))
     ping_interval: tuple[float, float] = (1.0, 5.0)
-    max_outbound_buffer: int = 64 * 1024 * 1024  # unsent bytes before the peer counts as stuck
 
 
 class NodeSession(Actor[NodeSessionMessage, None, None]):
@@ -121,17 +141,11 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.config = config
         self.server = server
         self.stream = stream
-        self.own = config.own
-        self.peer: auth_pb2.NameMessage | None = None
-        self.handshake: ClientHandshake | ServerHandshake
-        if config.is_server:
-            self.handshake = ServerHandshake(config.cookie, config.own)
-        else:
-            self.handshake = ClientHandshake(config.cookie, config.own)
-        self.authenticated = False
+        self.proto = SessionProtocol(
+            is_server=config.is_server, cookie=config.cookie, own=config.own,
+            limits=config.limits,
+        )
         self.elected = False
-        self.sent_ready = False
-        self.got_ready = False
         self.advertised: dict[int, ActorRef[Any]] = {}  # pid -> the local actor
         self.peer_actors = PeerActors(self, config.node_id)  # the peer's actors
         # messages for full local mailboxes, held in order per actor until there is room
@@ -141,10 +155,9 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.unparked = asyncio.Event()
         self.unparked.set()
         self.park_tasks: set[asyncio.Task[None]] = set()
-        self.writer: FrameWriter | None = None
+        self.out: Outbound | None = None
         self.reader_task: asyncio.Task[None] | None = None  # only for the fallback read loop
-        self.frames = FrameReader(config.max_inbound_frame_size)
-        self.backlog: collections.deque[bytes] = collections.deque()
+        self.backlog: collections.deque[Event] = collections.deque()
         self.processor: asyncio.Task[None] | None = None
         self.paused = False
         self.lost = False
@@ -156,22 +169,38 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.loop = asyncio.get_running_loop()  # sessions are made by a running NodeServer
         self.stop_reason: str | None = None
 
+    @property
+    def peer(self) -> auth_pb2.NameMessage | None:
+        """The peer's name, once it said it."""
+        return self.proto.peer
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the handshake succeeded."""
+        return self.proto.authenticated
+
     # ------------------------------------------------------------------ lifecycle
 
     async def pre_start(self, myself: ActorRef[NodeSessionMessage], args: None) -> None:
-        """Set up the writer; a client speaks first."""
+        """Set up the writes; a client speaks first."""
         self.myself = myself
         loop = self.loop = asyncio.get_running_loop()
         transport = self.stream.writer.transport
-        self.writer = FrameWriter(
+        flow = self.config.flow
+        try:
+            transport.set_write_buffer_limits(high=flow.transport_high, low=flow.transport_low)
+        except (AttributeError, NotImplementedError, ValueError):
+            pass
+        self.out = Outbound(
             loop,
             self.stream.writer.write,
-            buffered=transport.get_write_buffer_size,
-            limit=self.config.max_outbound_buffer,
-            on_failure=self._finish,
+            transport.get_write_buffer_size,
+            flow,
+            self.config.budget,
+            self._finish,
         )
-        if isinstance(self.handshake, ClientHandshake):
-            self._send(meta_pb2.NetworkMessage(auth=self.handshake.start()))
+        if not self.config.is_server:
+            self.out.urgent(self.proto.start())
         self.timers.append(
             loop.call_later(self.config.handshake_timeout, self._handshake_expired)
         )
@@ -195,6 +224,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         if self.myself is not None and self.elected:
             demonitor_pids(self.myself.id)
             pg.demonitor_scope(pg.ALL_SCOPES_NOTIFICATION, self.myself.id)
+        self.proto.close(self.stop_reason or "session_closed")
         self.peer_actors.close(self.stop_reason or "session_closed")
         for task in (self.reader_task, self.processor, *self.park_tasks):
             if task is not None and not task.done() and task is not asyncio.current_task():
@@ -206,8 +236,11 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                       self._peer_label())
             self.parked.clear()
             self.parked_count = 0
-        if self.writer is not None:
-            self.writer.close()
+        if self.out is not None and not self.out.closed:
+            unsent = self.out.close()
+            if unsent:
+                _log.info("session %s: %d casts queued for %s were not sent: the connection "
+                          "closed", self.config.node_id, unsent, self._peer_label())
         self.stream.close()
         transport = self.stream.writer.transport
         if transport.get_write_buffer_size():
@@ -216,7 +249,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             self.loop.call_later(2.0, transport.abort)
 
     def _finish(self, reason: str) -> None:
-        """Stop the session with ``reason`` (from the reader or a timer)."""
+        """Stop the session with ``reason`` (from the reader, the writer or a timer)."""
         if self.stop_reason is None:
             self.stop_reason = reason
             _log.info("session %s with %s ends: %s", self.config.node_id, self._peer_label(),
@@ -225,28 +258,22 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             self.myself.stop(reason)
 
     def _peer_label(self) -> str:
-        if self.peer is not None and self.peer.name:
-            return self.peer.name
+        peer = self.proto.peer
+        if peer is not None and peer.name:
+            return bounded(peer.name)
         return self.stream.peer_label
 
     def _handshake_expired(self) -> None:
-        if not self.authenticated:
+        if not self.proto.authenticated:
             self._finish("handshake_timeout")
 
     # ------------------------------------------------------------------ outgoing
 
-    def _send(self, msg: meta_pb2.NetworkMessage) -> None:
-        if self.writer is not None:
-            self.writer.send(msg.SerializeToString())
-
-    def send_frame(self, payload: bytes) -> None:
-        """Queue one encoded NetworkMessage (the remote actors' path)."""
-        writer = self.writer
-        if writer is not None:
-            writer.send(payload)
-
-    def _control(self, **kwargs: Any) -> None:
-        self._send(meta_pb2.NetworkMessage(control=control_pb2.ControlMessage(**kwargs)))
+    def write(self, frame: bytes) -> None:
+        """Write a control frame or a reply now."""
+        out = self.out
+        if out is not None:
+            out.urgent(frame)
 
     async def handle(
         self, myself: ActorRef[NodeSessionMessage], message: NodeSessionMessage, state: None
@@ -254,9 +281,9 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         """Answer state queries and send Pings."""
         match message:
             case GetAuthenticationState():
-                message.reply.send(self.authenticated)
+                message.reply.send(self.proto.authenticated)
             case GetReadyState():
-                message.reply.send(self.sent_ready and self.got_ready)
+                message.reply.send(self.proto.is_ready)
             case _PingTick():
                 self._ping(myself)
 
@@ -265,11 +292,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         if liveness is not None and time.monotonic() - self.last_heard > liveness:
             self._finish("liveness_timeout")
             return
-        uptime = time.monotonic() - self.started
-        ping = control_pb2.Ping()
-        ping.timestamp.seconds = int(uptime)
-        ping.timestamp.nanos = int((uptime % 1) * 1e9)
-        self._control(ping=ping)
+        if self.proto.state is SessionState.OPEN:
+            self.write(self.proto.ping(time.monotonic() - self.started))
         self._schedule_ping(myself)
 
     def _schedule_ping(self, myself: ActorRef[NodeSessionMessage]) -> None:
@@ -284,7 +308,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         """Write Spawn / Terminate / PgJoin / PgLeave the moment the local change happens.
 
         Synchronous (the runtime's hook), so these frames go out before any message the
-        changed actor sends through a remote actor afterwards, as Rust's ordering gives.
+        changed actor sends to a remote actor afterwards, as Rust's ordering gives.
         """
         if isinstance(event, (PidLifecycleEvent, ProcessGroupChanged)):
             self._forward(event)
@@ -299,7 +323,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             self._forward(event)
 
     def _forward(self, event: PidLifecycleEvent | ProcessGroupChanged) -> None:
-        if not self.elected or self.stop_reason is not None:
+        proto = self.proto
+        if not self.elected or self.stop_reason is not None or proto.state is not SessionState.OPEN:
             return
         if isinstance(event, PidLifecycleEvent):
             ref = event.event.actor
@@ -309,33 +334,28 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             if isinstance(event.event, PidSpawned):
                 if ref.is_remotable and pid not in self.advertised:
                     self.advertised[pid] = ref
-                    self._control(spawn=control_pb2.Spawn(actors=[_actor_msg(ref)]))
+                    self.write(proto.spawn([(pid, ref.name)]))
             elif pid in self.advertised:
                 del self.advertised[pid]
-                self._control(terminate=control_pb2.Terminate(ids=[pid]))
+                self.write(proto.terminate([pid]))
         elif isinstance(event, ProcessGroupChanged):
             change = event.change
-            actors = [_actor_msg(a) for a in change.actors if a.id.is_local and a.is_remotable]
+            actors = [(a.id.pid, a.name) for a in change.actors
+                      if a.id.is_local and a.is_remotable]
             if not actors:
                 return
             if isinstance(change, _GroupJoin):
-                join = control_pb2.PgJoin(group=change.group, scope=change.scope, actors=actors)
-                self._control(pg_join=join)
+                self.write(proto.pg_join(change.scope, change.group, actors))
             else:
-                leave = control_pb2.PgLeave(group=change.group, scope=change.scope, actors=actors)
-                self._control(pg_leave=leave)
+                self.write(proto.pg_leave(change.scope, change.group, actors))
 
     # ------------------------------------------------------------------ incoming
 
     def _start_reading(self, myself: ActorRef[NodeSessionMessage]) -> None:
-        """Take over the stream's transport, so frames are handled as they arrive.
+        """Take over the stream's transport, so bytes are handled as they arrive.
 
-        Node frames (casts, calls, replies) are handled right in ``data_received``; frames
-        that need to wait for something (the handshake, control messages) go to a processor
-        task, and every frame after them waits its turn: arrival order is kept. Streams whose
-        transport cannot change protocol are read by a task instead.
+        Streams whose transport cannot change protocol are read by a task instead.
         """
-        self.frames = FrameReader(self.config.max_inbound_frame_size)
         stream: Any = self.stream.reader  # its private buffer: bytes it already received
         transport: Any = self.stream.writer.transport
         try:
@@ -355,34 +375,30 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         if self.stop_reason is not None:
             return
         self.last_heard = time.monotonic()
-        try:
-            frames = self.frames.feed(data)
-        except FrameError as exc:
-            self._read_failed("frame_read_error", exc)
+        proto = self.proto
+        events = proto.receive_data(data)
+        answer = proto.data_to_send()
+        if answer:
+            self.write(answer)
+        if not events:
             return
         backlog = self.backlog
         if not backlog and self.processor is None:
-            for i, payload in enumerate(frames):
-                if self.stop_reason is not None:
-                    return
-                if payload[:1] == b"\x12" and self.authenticated:  # the hot path
-                    frame = decode_node(payload)
-                    if frame is not None:
-                        self._on_node(*frame)
-                        continue
-                backlog.extend(frames[i:])
+            on_node = self._on_node
+            for i, event in enumerate(events):
+                if type(event) is tuple:  # a node message: the hot path
+                    on_node(*event)
+                    continue
+                backlog.extend(events[i:])
                 break
         else:
-            backlog.extend(frames)
+            backlog.extend(events)
         if backlog:
             if self.processor is None and self.myself is not None:
-                self.processor = self.loop.create_task(self._process(self.myself))
+                self.processor = self.loop.create_task(self._process())
             if len(backlog) > _BACKLOG_HIGH and not self.paused:
                 self.paused = True
-                transport: Any = self.stream.writer.transport
-                transport.pause_reading()
-        elif self.frames.failed:
-            self._read_failed("frame_read_error", None)
+                self._pause_reading()
 
     def _on_lost(self, exc: BaseException | None) -> None:
         if exc is not None:
@@ -390,75 +406,32 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         if self.processor is None:
             self._finish("channel_closed")
         else:
-            self.lost = True  # after the frames already received
+            self.lost = True  # after the events already received
 
-    def _read_failed(self, reason: str, exc: BaseException | None) -> None:
-        if exc is not None:
-            _log.warning("session %s: %s", self.config.node_id, exc)
-        self._finish(reason)
-
-    async def _process(self, myself: ActorRef[NodeSessionMessage]) -> None:
+    async def _process(self) -> None:
         backlog = self.backlog
         try:
             while backlog and self.stop_reason is None:
-                payload = backlog.popleft()
-                failure = await self._handle_payload(myself, payload)
-                if failure is not None:
-                    self._finish(failure)
-                    return
+                event = backlog.popleft()
+                if type(event) is tuple:
+                    self._on_node(*event)
+                else:
+                    await self._on_event(event)
                 if self.paused and len(backlog) < _BACKLOG_LOW:
                     self.paused = False
-                    if not self.park_paused:
-                        transport: Any = self.stream.writer.transport
-                        transport.resume_reading()
-            if self.frames.failed:
-                self._read_failed("frame_read_error", None)
-            elif self.lost:
+                    self._resume_reading()
+            if self.lost:
                 self._finish("channel_closed")
-        except DecodeError as exc:
-            self._read_failed("frame_read_error", exc)
         except asyncio.CancelledError:
             raise
         except Exception:
-            _log.exception("session %s: unexpected error while reading", self.config.node_id)
+            _log.exception("session %s: unexpected error", self.config.node_id)
             self._finish("session_error")
         finally:
             self.processor = None
 
-    async def _handle_payload(
-        self, myself: ActorRef[NodeSessionMessage], payload: bytes
-    ) -> str | None:
-        """Handle one frame in full; return why the session must end, or None."""
-        if payload[:1] == b"\x12":  # NetworkMessage.node
-            if not self.authenticated:
-                _log.warning("session %s: a node message before authentication",
-                             self.config.node_id)
-                return "message_before_authentication"
-            frame = decode_node(payload)
-            if frame is not None:
-                self._on_node(*frame)
-                return None
-        msg = meta_pb2.NetworkMessage.FromString(payload)
-        which = msg.WhichOneof("message")
-        if which == "node":
-            self._on_node(*_node_frame(msg.node))
-        elif which == "control":
-            if not self.authenticated:
-                _log.warning("session %s: a control message before authentication",
-                             self.config.node_id)
-                return "message_before_authentication"
-            await self._on_control(myself, msg.control)
-        elif which == "auth":
-            await self._on_auth(myself, msg.auth)
-        elif payload:
-            _log.warning("session %s: a frame with no known message (%d bytes)",
-                         self.config.node_id, len(payload))
-            return "unknown_message"
-        return None
-
     async def _read_loop(self, myself: ActorRef[NodeSessionMessage]) -> None:
         """Read the stream with a task (for transports that cannot change protocol)."""
-        reader = self.frames
         stream = self.stream.reader
         reason = "channel_closed"
         try:
@@ -470,23 +443,18 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                 if not data:
                     break
                 self.last_heard = time.monotonic()
-                for payload in reader.feed(data):
-                    failure = await self._handle_payload(myself, payload)
-                    if failure is not None:
-                        self._finish(failure)
-                        return
+                events = self.proto.receive_data(data)
+                answer = self.proto.data_to_send()
+                if answer:
+                    self.write(answer)
+                for event in events:
+                    if type(event) is tuple:
+                        self._on_node(*event)
+                    else:
+                        await self._on_event(event)
                     if self.stop_reason is not None:
                         return
-                if reader.failed:
-                    reader.feed(b"")  # raises the frame error after the good frames
-        except FrameError as exc:
-            reason = "frame_read_error"
-            _log.warning("session %s: %s", self.config.node_id, exc)
-        except DecodeError as exc:
-            reason = "frame_read_error"
-            _log.warning("session %s: malformed protobuf frame: %s", self.config.node_id, exc)
         except (ConnectionError, OSError) as exc:
-            reason = "channel_closed"
             _log.info("session %s: connection error: %r", self.config.node_id, exc)
         except asyncio.CancelledError:
             raise
@@ -495,56 +463,76 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             _log.exception("session %s: unexpected error while reading", self.config.node_id)
         self._finish(reason)
 
+    def _pause_reading(self) -> None:
+        if self.reader_task is None:
+            transport: Any = self.stream.writer.transport
+            transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if (self.reader_task is None and not self.paused and not self.park_paused
+                and self.stop_reason is None):
+            transport: Any = self.stream.writer.transport
+            transport.resume_reading()
+
+    async def _slice(self, started: float) -> float:
+        """Let other tasks run if this slice of control work is long enough."""
+        now = time.monotonic()
+        if now - started < _SLICE:
+            return started
+        await asyncio.sleep(0)
+        return time.monotonic()
+
+    # -- events
+
+    async def _on_event(self, event: Event) -> None:
+        if isinstance(event, Spawned):
+            await self._on_spawned(event.actors)
+        elif isinstance(event, Terminated):
+            await self._on_terminated(event.pids)
+        elif isinstance(event, (GroupJoined, GroupLeft)):
+            await self._on_group(event)
+        elif isinstance(event, ReadyReceived):
+            if event.duplicate:
+                _log.warning("session %s: duplicate Ready", self.config.node_id)
+            self._check_ready()
+        elif isinstance(event, PeerNamed):
+            if self.myself is not None:
+                self.server.cast(UpdateSession(self.myself.id, event.peer))
+        elif isinstance(event, ElectionCheck):
+            await self._on_check(event.peer)
+        elif isinstance(event, Authenticated):
+            await self._on_authenticated()
+        elif isinstance(event, SessionsRequested):
+            await self._answer_enumeration(event.asker)
+        elif isinstance(event, SessionsOffered):
+            if self.config.connection_mode is NodeConnectionMode.TRANSITIVE:
+                await self._dial_known(event.sessions)
+        elif isinstance(event, Failed):
+            _log.warning("session %s (%s): %s", self.config.node_id,
+                         self.stream.peer_label, event.detail)
+            self._finish(event.reason)
+
     # -- authentication
 
-    async def _on_auth(
-        self, myself: ActorRef[NodeSessionMessage], msg: auth_pb2.AuthenticationMessage
-    ) -> None:
-        if self.authenticated:
-            return  # ignored once authenticated, as in Rust
-        handshake = self.handshake
-        step = handshake.receive(msg)
-        if (
-            step.peer is not None
-            and self.peer is None
-            and not await self._learn_peer(myself, step.peer)
-        ):
+    async def _on_check(self, peer: auth_pb2.NameMessage) -> None:
+        assert self.myself is not None
+        try:
+            status = await self.server.call(
+                CheckSession(self.myself.id, peer), timeout=_CHECK_TIMEOUT
+            )
+        except RactorError as exc:
+            self._finish(f"auth_fail: the election check failed ({exc})")
             return
-        if step.need_check:
-            assert isinstance(handshake, ServerHandshake) and self.peer is not None
-            try:
-                status = await self.server.call(
-                    CheckSession(myself.id, self.peer), timeout=_CHECK_TIMEOUT
-                )
-            except RactorError as exc:
-                self._finish(f"auth_fail: the election check failed ({exc})")
-                return
-            step = handshake.checked(status)
-        for out in step.send:
-            self._send(meta_pb2.NetworkMessage(auth=out))
-        if step.failure is not None:
-            self._finish(f"auth_fail: {step.failure}")
-            return
-        if step.authenticated:
-            await self._on_authenticated(myself)
+        events = self.proto.checked(status)
+        answer = self.proto.data_to_send()
+        if answer:
+            self.write(answer)
+        for event in events:
+            await self._on_event(event)
 
-    async def _learn_peer(
-        self, myself: ActorRef[NodeSessionMessage], peer: auth_pb2.NameMessage
-    ) -> bool:
-        self.peer = auth_pb2.NameMessage()
-        self.peer.CopyFrom(peer)
-        if isinstance(self.handshake, ClientHandshake):
-            self.peer.connection_id = self.own.connection_id
-        if peer.name == self.own.name or (
-            peer.connection_string and peer.connection_string == self.own.connection_string
-        ):
-            self._finish("self_connection")
-            return False
-        self.server.cast(UpdateSession(myself.id, self.peer))
-        return True
-
-    async def _on_authenticated(self, myself: ActorRef[NodeSessionMessage]) -> None:
-        self.authenticated = True
+    async def _on_authenticated(self) -> None:
+        assert self.myself is not None
+        myself = self.myself
         for timer in self.timers:
             timer.cancel()
         self.timers.clear()
@@ -555,39 +543,110 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         except RactorError as exc:
             self._finish(f"session_election_lost: {exc}")
             return
-        if not elected:
+        if not elected or self.proto.state is not SessionState.AUTHENTICATED:
             self._finish("session_election_lost")
             return
+        self.proto.elected()
         self.elected = True
+        proto = self.proto
         self._schedule_ping(myself)
         if self.config.connection_mode is NodeConnectionMode.TRANSITIVE:
-            own = auth_pb2.NameMessage()
-            own.CopyFrom(self.own)
-            own.connection_id = 0
-            self._control(enumerate_node_sessions=own)
+            self.write(proto.enumerate_sessions())
         # Monitors first, then the snapshot: an actor may be announced twice, never missed.
         monitor_pids(myself)
         pg.monitor_scope(pg.ALL_SCOPES_NOTIFICATION, myself)
-        local = [a for a in all_actors() if a.id.is_local and a.is_alive and a.is_remotable]
+        local = [a for a in all_actors() if a.is_alive and a.is_remotable]
         if local:
             self.advertised.update((a.id.pid, a) for a in local)
-            self._control(spawn=control_pb2.Spawn(actors=[_actor_msg(a) for a in local]))
+            self.write(proto.spawn([(a.id.pid, a.name) for a in local]))
         for scope, group in pg.which_scopes_and_groups():
-            members = [
-                _actor_msg(a)
-                for a in pg.get_scoped_local_members(scope, group)
-                if a.is_remotable
-            ]
+            members = [(a.id.pid, a.name) for a in pg.get_scoped_local_members(scope, group)
+                       if a.is_remotable]
             if members:
-                join = control_pb2.PgJoin(group=group, scope=scope, actors=members)
-                self._control(pg_join=join)
-        self._control(ready=control_pb2.Ready())
-        self.sent_ready = True
-        self._check_ready(myself)
+                self.write(proto.pg_join(scope, group, members))
+        self.write(proto.ready())
+        self._check_ready()
 
-    def _check_ready(self, myself: ActorRef[NodeSessionMessage]) -> None:
-        if self.sent_ready and self.got_ready:
-            self.server.cast(ConnectionReady(myself.id))
+    def _check_ready(self) -> None:
+        if self.proto.is_ready and self.myself is not None:
+            self.server.cast(ConnectionReady(self.myself.id))
+
+    # -- the peer's actors and groups (in slices)
+
+    def _over(self, what: str, limit: int) -> None:
+        _log.warning("session %s (%s): the peer advertised more than %d %s",
+                     self.config.node_id, self._peer_label(), limit, what)
+        self._finish("limit_exceeded")
+
+    def _name_of(self, actor: control_pb2.Actor) -> str | bool | None:
+        """The actor's advertised name; False when it is over the limit."""
+        if not actor.HasField("name"):
+            return None
+        name = actor.name
+        if len(name) > self.config.limits.max_name_length:
+            _log.warning("session %s (%s): an actor name over %d characters: %r",
+                         self.config.node_id, self._peer_label(),
+                         self.config.limits.max_name_length, bounded(name))
+            self._finish("limit_exceeded")
+            return False
+        return name
+
+    async def _refs(self, actors: Any) -> list[ActorRef[Any]] | None:
+        """The refs of advertised actors, made in slices; None when the session ended."""
+        table = self.peer_actors
+        limit = self.config.limits.max_remote_actors
+        refs: list[ActorRef[Any]] = []
+        started = time.monotonic()
+        for i, actor in enumerate(actors):
+            if i % _SLICE_CHECK == _SLICE_CHECK - 1:
+                started = await self._slice(started)
+                if self.stop_reason is not None:
+                    return None
+            ref = table.get(actor.pid)
+            if ref is None:
+                if len(table) >= limit:
+                    self._over("actors", limit)
+                    return None
+                name = self._name_of(actor)
+                if name is False:
+                    return None
+                ref = table.actor(actor.pid, name if isinstance(name, str) else None)
+            refs.append(ref)
+        return refs
+
+    async def _on_spawned(self, actors: Any) -> None:
+        await self._refs(actors)
+
+    async def _on_terminated(self, pids: Any) -> None:
+        table = self.peer_actors
+        started = time.monotonic()
+        for i, pid in enumerate(pids):
+            if i % _SLICE_CHECK == _SLICE_CHECK - 1:
+                started = await self._slice(started)
+                if self.stop_reason is not None:
+                    return
+            table.terminate(pid, "remote")
+
+    async def _on_group(self, event: GroupJoined | GroupLeft) -> None:
+        table = self.peer_actors
+        if isinstance(event, GroupJoined):
+            refs = await self._refs(event.actors)
+            if refs is None:
+                return
+            limit = self.config.limits.max_group_memberships
+            started = time.monotonic()
+            for i in range(0, len(refs), _SLICE_CHECK):
+                if table.memberships + min(_SLICE_CHECK, len(refs) - i) > limit:
+                    self._over("group memberships", limit)
+                    return
+                table.join_group(event.scope, event.group, refs[i:i + _SLICE_CHECK])
+                started = await self._slice(started)
+                if self.stop_reason is not None:
+                    return
+        else:
+            known = [r for r in (table.get(a.pid) for a in event.actors) if r is not None]
+            if known:
+                table.leave_group(event.scope, event.group, known)
 
     # -- node messages
 
@@ -683,80 +742,26 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             self.unparked.set()
             self._resume_reading()
 
-    def _pause_reading(self) -> None:
-        if self.reader_task is None:
-            transport: Any = self.stream.writer.transport
-            transport.pause_reading()
-
-    def _resume_reading(self) -> None:
-        if self.reader_task is None and not self.paused and self.stop_reason is None:
-            transport: Any = self.stream.writer.transport
-            transport.resume_reading()
-
-    # -- control messages
-
-    async def _on_control(
-        self, myself: ActorRef[NodeSessionMessage], msg: control_pb2.ControlMessage
-    ) -> None:
-        which = msg.WhichOneof("msg")
-        peer = self.peer_actors
-        if which == "spawn":
-            for advertised in msg.spawn.actors:
-                self._proxy(advertised)
-        elif which == "terminate":
-            for pid in msg.terminate.ids:
-                peer.terminate(pid, "remote")
-        elif which == "ping":
-            self._control(pong=control_pb2.Pong(timestamp=msg.ping.timestamp))
-        elif which == "pong":
-            pass  # liveness is tracked on every frame received
-        elif which == "pg_join":
-            join = msg.pg_join
-            proxies = [self._proxy(a) for a in join.actors]
-            if proxies:
-                pg.join_scoped(join.scope, join.group, proxies)
-        elif which == "pg_leave":
-            leave = msg.pg_leave
-            known = [r for r in (peer.get(a.pid) for a in leave.actors) if r is not None]
-            if known:
-                pg.leave_scoped(leave.scope, leave.group, known)
-        elif which == "enumerate_node_sessions":
-            await self._answer_enumeration(msg.enumerate_node_sessions)
-        elif which == "node_sessions":
-            if self.config.connection_mode is NodeConnectionMode.TRANSITIVE:
-                await self._dial_known(msg.node_sessions)
-        elif which == "ready":
-            if self.got_ready:
-                _log.warning("session %s: duplicate Ready", self.config.node_id)
-            self.got_ready = True
-            self._check_ready(myself)
-
-    def _proxy(self, actor: control_pb2.Actor) -> ActorRef[Any]:
-        return self.peer_actors.actor(actor.pid, actor.name if actor.HasField("name") else None)
+    # -- transitive mode
 
     async def _answer_enumeration(self, asker: auth_pb2.NameMessage) -> None:
         try:
             sessions = await self.server.call(_Sessions(), timeout=_CHECK_TIMEOUT)
         except RactorError:
             return  # no answer, as in Rust
-        entries = []
-        for _, name in sessions:
-            if name.name == asker.name or name.connection_string == asker.connection_string:
-                continue
-            entry = auth_pb2.NameMessage()
-            entry.CopyFrom(name)
-            entry.connection_id = 0
-            entries.append(entry)
-        self._control(node_sessions=control_pb2.NodeSessions(sessions=entries))
+        known = [name for _, name in sessions
+                 if name.name != asker.name and name.connection_string != asker.connection_string]
+        self.write(self.proto.sessions(known))
 
-    async def _dial_known(self, known: control_pb2.NodeSessions) -> None:
+    async def _dial_known(self, known: Any) -> None:
         try:
             sessions = await self.server.call(_Sessions(), timeout=_CHECK_TIMEOUT)
         except RactorError:
             return
         have = {n.name for _, n in sessions} | {n.connection_string for _, n in sessions}
-        for entry in known.sessions:
-            if entry.name == self.own.name or entry.connection_string == self.own.connection_string:
+        own = self.config.own
+        for entry in known:
+            if entry.name == own.name or entry.connection_string == own.connection_string:
                 continue
             if entry.name in have or entry.connection_string in have:
                 continue
@@ -813,7 +818,8 @@ class _WirePort(RpcReplyPort[Any]):
         self._answered = True
         if self._too_late():
             return False
-        self._session.send_frame(encode_reply(self._to, self._tag, bytes(data)))
+        session = self._session
+        session.write(session.proto.reply(self._to, self._tag, bytes(data)))
         return True
 
     def _too_late(self) -> bool:
@@ -849,27 +855,14 @@ class _Inbound(asyncio.Protocol):
         """The connection is gone."""
         self.session._on_lost(exc)
 
+    def pause_writing(self) -> None:
+        """The transport holds more than its high-water mark."""
+        out = self.session.out
+        if out is not None:
+            out.pause_writing()
 
-def _node_frame(msg: node_pb2.NodeMessage) -> NodeFrame:
-    """The fields of a NodeMessage parsed by protobuf, as ``decode_node`` returns them."""
-    which = msg.WhichOneof("msg")
-    if which == "cast":
-        cast = msg.cast
-        meta = cast.metadata if cast.HasField("metadata") else None
-        return ("cast", cast.to, cast.what, cast.variant, 0, None, meta)
-    if which == "call":
-        call = msg.call
-        meta = call.metadata if call.HasField("metadata") else None
-        timeout = call.timeout_ms if call.HasField("timeout_ms") else None
-        return ("call", call.to, call.what, call.variant, call.tag, timeout, meta)
-    if which == "reply":
-        reply = msg.reply
-        return ("reply", reply.to, reply.what, "", reply.tag, None, None)
-    return ("", 0, b"", "", 0, None, None)  # an empty NodeMessage: ignored, as in Rust
-
-
-def _actor_msg(ref: ActorRef[Any]) -> control_pb2.Actor:
-    msg = control_pb2.Actor(pid=ref.id.pid)
-    if ref.name is not None:
-        msg.name = ref.name
-    return msg
+    def resume_writing(self) -> None:
+        """The transport drained below its low-water mark."""
+        out = self.session.out
+        if out is not None:
+            out.resume_writing()

@@ -85,7 +85,7 @@ class RemoteNode(Cell):
     """
 
     __slots__ = ("__weakref__", "_actors", "_closed", "_names", "_waiters", "_watchers",
-                 "node_id")
+                 "memberships", "node_id")
 
     def __init__(self, node_id: int) -> None:
         if node_id in _nodes:
@@ -96,6 +96,8 @@ class RemoteNode(Cell):
         self._watchers: dict[int, dict[ActorId, ActorRef[Any]]] = {}
         self._waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._closed: str | None = None
+        self.memberships = 0
+        """How many (group, actor) memberships this node's actors hold here."""
         _nodes[node_id] = self
 
     # ------------------------------------------------------------------ the table
@@ -140,7 +142,7 @@ class RemoteNode(Cell):
             return None
         name = self._names.pop(pid, None)
         ref._cell = _Gone(name, reason)
-        pg._on_actor_stopped(ref)
+        self.memberships -= pg._on_actor_stopped(ref)
         watchers = self._watchers.pop(pid, None)
         if watchers:
             event = ActorTerminated(ref, None, reason)
@@ -153,6 +155,18 @@ class RemoteNode(Cell):
                     fut.set_result(None)
         self.forget_calls(pid, f"remote actor {ref.id} terminated ({reason})")
         return ref
+
+    def join_group(self, scope: str, group: str, refs: list[ActorRef[Any]]) -> int:
+        """Add actors of this node to a process group (counted in ``memberships``)."""
+        added = pg.join_scoped(scope, group, refs)
+        self.memberships += added
+        return added
+
+    def leave_group(self, scope: str, group: str, refs: list[ActorRef[Any]]) -> int:
+        """Remove actors of this node from a process group."""
+        removed = pg.leave_scoped(scope, group, refs)
+        self.memberships -= removed
+        return removed
 
     def close(self, reason: str) -> None:
         """The connection ended: every actor of the node is gone, with ``reason``."""
@@ -189,9 +203,20 @@ class RemoteNode(Cell):
         """
 
     async def transmit_send(self, pid: int, message: SerializedCast) -> None:
-        """Put a cast on the wire, waiting while the connection is congested (default: no
-        waiting)."""
+        """Put a cast on the wire, waiting while the connection is congested."""
+        if self.congested:
+            await self.uncongested(None)
         self.transmit_cast(pid, message)
+
+    @property
+    def congested(self) -> bool:
+        """Whether ``send`` and ``call`` should wait before transmitting (flow control;
+        the default never is)."""
+        return False
+
+    async def uncongested(self, timeout: float | None) -> None:
+        """Wait until the connection takes messages again (``TimeoutError`` past
+        ``timeout``; ``MessagingError`` if it closes)."""
 
     def forget_calls(self, pid: int, why: str) -> None:
         """Fail the calls waiting on actor ``pid`` (it is gone); the default has none."""
@@ -215,17 +240,34 @@ class RemoteNode(Cell):
         serialized = serialize(ref, msg)
         if not isinstance(serialized, SerializedCast):
             raise MessagingError(f"{type(msg).__name__} serializes as a call, not a cast", msg)
-        self.transmit_cast(ref.id.pid, serialized)
+        try:
+            self.transmit_cast(ref.id.pid, serialized)
+        except MessagingError as exc:
+            exc.unsent = msg
+            raise
 
     async def send(self, ref: ActorRef[Any], msg: Any) -> None:
         """Serialize and transmit a cast, waiting while the connection is congested."""
         serialized = serialize(ref, msg)
         if not isinstance(serialized, SerializedCast):
             raise MessagingError(f"{type(msg).__name__} serializes as a call, not a cast", msg)
-        await self.transmit_send(ref.id.pid, serialized)
+        try:
+            await self.transmit_send(ref.id.pid, serialized)
+        except MessagingError as exc:
+            exc.unsent = msg
+            raise
+
+    async def wait_room(
+        self, ref: ActorRef[Any], timeout: float | None, again: bool = False
+    ) -> None:
+        """Wait while the connection is congested (a call waits its turn)."""
+        await self.uncongested(timeout)
 
     def put_call(self, ref: ActorRef[Any], msg: Any, port: RpcReplyPort[Any]) -> bool:
-        """Serialize and transmit a call; its reply is decoded by the message."""
+        """Serialize and transmit a call (False while the connection is congested); its
+        reply is decoded by the message."""
+        if self.congested:
+            return False
         serialized = serialize(ref, msg)
         if not isinstance(serialized, SerializedCall):
             raise MessagingError(f"{type(msg).__name__} serializes as a cast, not a call", msg)

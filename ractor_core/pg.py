@@ -56,13 +56,16 @@ _group_monitors: dict[tuple[str, str], dict[ActorId, ActorRef[Any]]] = {}
 _scope_monitors: dict[str, dict[ActorId, ActorRef[Any]]] = {}
 
 
-def join(group: str, actors: Iterable[ActorRef[Any]]) -> None:
-    """Add ``actors`` to ``group`` in the default scope."""
-    join_scoped(DEFAULT_SCOPE, group, actors)
+def join(group: str, actors: Iterable[ActorRef[Any]]) -> int:
+    """Add ``actors`` to ``group`` in the default scope; returns how many joined."""
+    return join_scoped(DEFAULT_SCOPE, group, actors)
 
 
-def join_scoped(scope: str, group: str, actors: Iterable[ActorRef[Any]]) -> None:
-    """Add ``actors`` to ``group`` in ``scope``; stopped actors are skipped."""
+def join_scoped(scope: str, group: str, actors: Iterable[ActorRef[Any]]) -> int:
+    """Add ``actors`` to ``group`` in ``scope``; stopped actors and members are skipped.
+
+    Returns how many joined.
+    """
     members = _groups.setdefault(scope, {}).setdefault(group, {})
     added = []
     for actor in actors:
@@ -75,18 +78,22 @@ def join_scoped(scope: str, group: str, actors: Iterable[ActorRef[Any]]) -> None
         _drop_empty(scope, group)
     if added:
         _notify(GroupJoin(scope, group, tuple(added)))
+    return len(added)
 
 
-def leave(group: str, actors: Iterable[ActorRef[Any]]) -> None:
-    """Remove ``actors`` from ``group`` in the default scope."""
-    leave_scoped(DEFAULT_SCOPE, group, actors)
+def leave(group: str, actors: Iterable[ActorRef[Any]]) -> int:
+    """Remove ``actors`` from ``group`` in the default scope; returns how many left."""
+    return leave_scoped(DEFAULT_SCOPE, group, actors)
 
 
-def leave_scoped(scope: str, group: str, actors: Iterable[ActorRef[Any]]) -> None:
-    """Remove ``actors`` from ``group`` in ``scope``; non-members are ignored."""
+def leave_scoped(scope: str, group: str, actors: Iterable[ActorRef[Any]]) -> int:
+    """Remove ``actors`` from ``group`` in ``scope``; non-members are ignored.
+
+    Returns how many left.
+    """
     members = _groups.get(scope, {}).get(group)
     if not members:
-        return
+        return 0
     removed = []
     for actor in actors:
         if members.pop(actor.id, None) is not None:
@@ -100,6 +107,7 @@ def leave_scoped(scope: str, group: str, actors: Iterable[ActorRef[Any]]) -> Non
         _drop_empty(scope, group)
     if removed:
         _notify(GroupLeave(scope, group, tuple(removed)))
+    return len(removed)
 
 
 def get_members(group: str) -> list[ActorRef[Any]]:
@@ -201,17 +209,20 @@ def _notify(change: GroupChange) -> None:
         target._cell.send_supervision(target, event)
 
 
-def _on_actor_stopped(actor: ActorRef[Any]) -> None:
-    """Leave every group and drop every monitor of a stopping actor."""
+def _on_actor_stopped(actor: ActorRef[Any]) -> int:
+    """Leave every group and drop every monitor of a stopping actor; return how many groups
+    it left."""
     keys = _memberships.pop(actor.id, None)
+    left = 0
     if keys:
         for scope, group in sorted(keys):
-            leave_scoped(scope, group, (actor,))
+            left += leave_scoped(scope, group, (actor,))
     if _group_monitors or _scope_monitors:
         aid = actor.id
         for table in (_group_monitors, _scope_monitors):
             for key in [k for k, v in table.items() if aid in v]:
                 _remove_monitor(table, key, aid)
+    return left
 
 
 def _clear() -> None:

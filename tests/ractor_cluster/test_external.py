@@ -125,7 +125,7 @@ async def test_a_new_actors_spawn_and_join_reach_the_peer_before_its_first_messa
     (info,) = (await left.call(GetSessions(), timeout=2)).values()
     session = info.actor._cell._actor  # type: ignore[attr-defined]  # white box: its frames
     sent: list[str | None] = []
-    write = session.writer._write
+    write = session.out._write
 
     def spy(data: bytes) -> object:
         pos = 0
@@ -137,7 +137,7 @@ async def test_a_new_actors_spawn_and_join_reach_the_peer_before_its_first_messa
             pos += 8 + size
         return write(data)
 
-    session.writer._write = spy
+    session.out._write = spy
     boss = next(r for r in remote_actors("boss") if r.id.node_id == info.node_id)
     await spawn(Worker(), as_remote(boss, Counter))
 
