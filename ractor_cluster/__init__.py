@@ -41,6 +41,8 @@ from ._messages import (
     UnsubscribeToEvents,
 )
 from ._node import NodeServer
+from ._outbound import FlowLimits
+from ._protocol import PeerLimits
 from ._remote_actor import as_remote, remote_actors
 from ._session import GetAuthenticationState, GetReadyState, NodeSession, NodeSessionMessage
 
@@ -53,6 +55,7 @@ __all__ = [
     "ConnectionOpened",
     "DEFAULT_MAX_INBOUND_FRAME_SIZE",
     "EncryptionConnectError",
+    "FlowLimits",
     "FrameError",
     "GetAuthenticationState",
     "GetNodeInfo",
@@ -69,6 +72,7 @@ __all__ = [
     "NodeServerSessionInformation",
     "NodeSession",
     "NodeSessionMessage",
+    "PeerLimits",
     "SocketConnectError",
     "SubscribeToEvents",
     "UnsubscribeToEvents",

@@ -44,6 +44,8 @@ from ._messages import (
     NodeServerMessage,
 )
 from ._node import NodeServer
+from ._outbound import FlowLimits
+from ._protocol import PeerLimits
 from ._remote_actor import remote_actors
 
 __all__ = ["main"]
@@ -84,6 +86,24 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--handshake-timeout", type=float, default=5.0,
                       help="seconds a connection may take to authenticate")
     node.add_argument("--max-frame", type=int, default=None, help="inbound frame limit (bytes)")
+    limits = node.add_argument_group("limits per peer (past one, that session ends)")
+    defaults = PeerLimits()
+    limits.add_argument("--max-remote-actors", type=int, default=defaults.max_remote_actors,
+                        help="actors one peer may advertise (default %(default)s)")
+    limits.add_argument("--max-group-memberships", type=int,
+                        default=defaults.max_group_memberships,
+                        help="group memberships one peer may announce (default %(default)s)")
+    limits.add_argument("--max-name-length", type=int, default=defaults.max_name_length,
+                        help="longest node/group/actor name a peer may send (default "
+                        "%(default)s)")
+    flow = node.add_argument_group("outbound flow control")
+    flow_defaults = FlowLimits()
+    flow.add_argument("--max-outbound-buffer", type=int, default=flow_defaults.node_cap,
+                      help="bytes of casts queued for slow peers, node-wide, past which a "
+                      "cast refuses (default %(default)s)")
+    flow.add_argument("--stuck-timeout", type=float, default=flow_defaults.stuck_timeout,
+                      help="seconds a peer may take no bytes while some wait for it "
+                      "(default %(default)s)")
     tls = node.add_argument_group("TLS")
     tls.add_argument("--tls-cert", help="PEM certificate chain: accept TLS connections")
     tls.add_argument("--tls-key", help="PEM private key of --tls-cert")
@@ -128,6 +148,12 @@ async def _run_node(args: argparse.Namespace) -> int:
         liveness_timeout=args.liveness,
         handshake_timeout=args.handshake_timeout,
         max_inbound_frame_size=args.max_frame or DEFAULT_MAX_INBOUND_FRAME_SIZE,
+        limits=PeerLimits(
+            max_remote_actors=args.max_remote_actors,
+            max_group_memberships=args.max_group_memberships,
+            max_name_length=args.max_name_length,
+        ),
+        flow=FlowLimits(node_cap=args.max_outbound_buffer, stuck_timeout=args.stuck_timeout),
         encryption_mode=IncomingEncryptionMode.tls(server_tls) if server_tls else None,
         client_ssl_context=client_tls,
         client_server_hostname=args.tls_server_name,

@@ -79,9 +79,9 @@ class PeerLimits:
     """The largest frame payload accepted (inclusive)."""
     max_name_length: int = 1024
     """The longest node name, connection string, group, scope or actor name (characters)."""
-    max_remote_actors: int = 500_000
+    max_remote_actors: int = 250_000
     """How many of its actors a peer may advertise."""
-    max_group_memberships: int = 1_000_000
+    max_group_memberships: int = 500_000
     """How many (group, actor) memberships a peer may announce."""
 
     def __post_init__(self) -> None:

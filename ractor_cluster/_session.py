@@ -16,6 +16,7 @@ import asyncio
 import collections
 import logging
 import random
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -191,6 +192,13 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             transport.set_write_buffer_limits(high=flow.transport_high, low=flow.transport_low)
         except (AttributeError, NotImplementedError, ValueError):
             pass
+        sock = transport.get_extra_info("socket")
+        if flow.socket_buffer is not None and sock is not None:
+            for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, option, flow.socket_buffer)
+                except OSError:
+                    pass
         self.out = Outbound(
             loop,
             self.stream.writer.write,
@@ -366,6 +374,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             self.reader_task = self.loop.create_task(self._read_loop(myself))
             return
         stream._buffer.clear()
+        # the stream may have paused the transport (its buffer was full): it is ours now
+        transport.resume_reading()
         if leftover:
             self._on_data(leftover)
         if eof:

@@ -34,6 +34,7 @@ from ractor_core import (
     ActorRef,
     ActorTerminated,
     Call,
+    MailboxFull,
     RactorError,
     SupervisionEvent,
     pg,
@@ -142,6 +143,76 @@ class StringsActor(Actor[str, None, None]):
 
     async def handle(self, myself: ActorRef[str], message: str, state: None) -> None:
         RECEIVED_STRINGS.append(message)
+
+
+@dataclass
+class SeqState:
+    """What a SeqActor saw: how many numbers, and how many came out of order or missing."""
+
+    expected: int = 0
+    received: int = 0
+    errors: int = 0
+
+
+SEQ = SeqState()
+
+
+class SeqActor(Actor[int, None, None]):
+    """Takes plain int messages (i64 on the wire) that must arrive as 0, 1, 2, ..."""
+
+    async def pre_start(self, myself: ActorRef[int], args: None) -> None:
+        return None
+
+    async def handle(self, myself: ActorRef[int], message: int, state: None) -> None:
+        if message != SEQ.expected:
+            SEQ.errors += 1
+        SEQ.expected = message + 1
+        SEQ.received += 1
+
+
+async def sustain(cmd: dict[str, Any]) -> dict[str, Any]:
+    """``sustain`` {to_seq, to_counter, seconds, callers}: sequence numbers sent with
+    ``await send`` for ``seconds`` while ``callers`` loops call Echo; the call latencies."""
+    seq_refs = remote_actors(cmd["to_seq"])
+    if not seq_refs:
+        raise LookupError(f"no remote actor named {cmd['to_seq']!r}")
+    seq = as_remote(seq_refs[0], int)
+    counter = _target({"to": cmd["to_counter"]})
+    loop = asyncio.get_running_loop()
+    end = loop.time() + cmd["seconds"]
+    samples: list[int] = []
+    errors: list[str] = []
+
+    async def sender() -> int:
+        n = 0
+        while loop.time() < end:
+            for _ in range(256):
+                await seq.send(n)
+                n += 1
+            await asyncio.sleep(0)  # a producer that lets the node's other work run
+        return n
+
+    async def caller() -> None:
+        while loop.time() < end:
+            started = time.perf_counter_ns()
+            try:
+                await counter.call(Echo(text="ping"), timeout=10)
+            except RactorError as exc:
+                errors.append(type(exc).__name__)
+                continue
+            samples.append(time.perf_counter_ns() - started)
+
+    callers = [loop.create_task(caller()) for _ in range(cmd.get("callers", 4))]
+    sent = await sender()
+    await asyncio.gather(*callers)
+    samples.sort()
+    return {
+        "sent": sent,
+        "calls": len(samples),
+        "call_errors": errors,
+        "p50_us": _percentile_us(samples, 50) if samples else None,
+        "p99_us": _percentile_us(samples, 99) if samples else None,
+    }
 
 
 WATCHED: list[str | None] = []
@@ -334,6 +405,28 @@ async def execute(node: ActorRef[NodeServerMessage], cmd: dict[str, Any]) -> Any
             raise LookupError(f"no remote actor named {cmd['to']!r}")
         as_remote(refs[0], str).cast(cmd["text"])
         return True
+    if op == "sustain":
+        return await sustain(cmd)
+    if op == "seq_report":
+        return {"received": SEQ.received, "errors": SEQ.errors, "expected": SEQ.expected}
+    if op == "loop_lag":  # the longest the event loop was held since the last query (ms)
+        worst = LAG[0]
+        LAG[0] = 0.0
+        return worst
+    if op == "flood":  # n casts of `size`-byte strings to remote `to`; count the refused
+        refs = remote_actors(cmd["to"])
+        if not refs:
+            raise LookupError(f"no remote actor named {cmd['to']!r}")
+        target = as_remote(refs[0], str)
+        text = "x" * cmd["size"]
+        sent = refused = 0
+        for _ in range(cmd["n"]):
+            try:
+                target.cast(text)
+                sent += 1
+            except MailboxFull:
+                refused += 1
+        return {"sent": sent, "refused": refused}
     if op == "spawn_many":  # n unnamed remotable actors (kept running)
         for _ in range(cmd["n"]):
             await spawn(StringsActor(), None)
@@ -400,6 +493,16 @@ async def serve_commands(node: ActorRef[NodeServerMessage]) -> None:
 
 _tasks: list[asyncio.Task[None]] = []
 NAME: list[str] = []
+LAG: list[float] = [0.0]
+
+
+async def watch_loop_lag() -> None:
+    """Note how late a 5 ms sleep wakes up: how long something held the event loop."""
+    loop = asyncio.get_running_loop()
+    while True:
+        started = loop.time()
+        await asyncio.sleep(0.005)
+        LAG[0] = max(LAG[0], (loop.time() - started - 0.005) * 1000)
 
 
 async def start(node: ActorRef[NodeServerMessage], name: str) -> None:
@@ -409,4 +512,6 @@ async def start(node: ActorRef[NodeServerMessage], name: str) -> None:
     pg.join(TEST_GROUP, [counter])
     await spawn(HelloActor(), None, name=f"hello-{name}")
     await spawn(StringsActor(), None, name=f"strings-{name}")
+    await spawn(SeqActor(), None, name=f"seq-{name}", capacity=10_000)
     _tasks.append(asyncio.get_running_loop().create_task(serve_commands(node)))
+    _tasks.append(asyncio.get_running_loop().create_task(watch_loop_lag()))
