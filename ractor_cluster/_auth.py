@@ -1,4 +1,4 @@
-"""The authentication handshake as two state machines with no I/O (PROTOCOL.md section 3).
+"""The authentication handshake as two state machines with no I/O (docs/protocol.md §3).
 
 The client speaks first (``Name``); the server answers ``ServerStatus`` then ``Challenge``
 as two frames; the client answers with ``ChallengeReply`` (the digest of the server's

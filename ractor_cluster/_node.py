@@ -1,5 +1,5 @@
 """``NodeServer``: a node of the cluster. It listens, owns a session per connection, runs the
-duplicate-connection election, and reports session events (PROTOCOL.md sections 3.7, 7).
+duplicate-connection election, and reports session events (docs/protocol.md §3.7, §4.10).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ _node_ids = itertools.count(0)
 
 
 def elect(this_name: str, peer_name: str, candidates: list[_SessionEntry]) -> list[_SessionEntry]:
-    """The sessions that survive among ``candidates`` for one peer (PROTOCOL.md 3.7).
+    """The sessions that survive among ``candidates`` for one peer (docs/protocol.md §3.7).
 
     The connection initiated by the node whose full name sorts higher wins; then the
     smallest non-zero connection id; then, among incoming ones only, the lowest actor id.

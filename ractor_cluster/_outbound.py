@@ -163,7 +163,7 @@ class Outbound:
         """
         if self._closed:
             raise MessagingError("the connection is closed; the message was not sent")
-        if self._lane or self._paused or self._pending_bytes > self._limits.transport_high:
+        if self._lane or self._paused:
             budget = self.budget
             if budget.used + len(frame) > budget.cap:
                 raise MailboxFull(
@@ -224,6 +224,15 @@ class Outbound:
             return
         self._pending.append(frame)
         self._pending_bytes += len(frame)
+        if self._pending_bytes > self._limits.transport_low:
+            # a burst: hand it to the transport in pieces (which tells us when it is full)
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._transport_write(data)
 
     def flush(self) -> None:
         """Write everything coalesced in this loop pass."""
@@ -232,10 +241,7 @@ class Outbound:
             self._pending.clear()
             self._pending_bytes = 0
             return
-        data = b"".join(self._pending)
-        self._pending.clear()
-        self._pending_bytes = 0
-        self._transport_write(data)
+        self._write_pending()
         if self._lane and not self._paused:
             self._pump()
 
@@ -298,7 +304,6 @@ class Outbound:
         lane = self._lane
         pids = self._lane_pids
         budget = self.budget
-        high = self._limits.transport_high
         while lane and not self._paused and not self._closed:
             pid, frame = lane.popleft()
             size = len(frame)
@@ -310,8 +315,6 @@ class Outbound:
             else:
                 del pids[pid]
             self._put(frame)
-            if self._pending_bytes > high:
-                self.flush()
         self._wake()
 
     def _wake(self) -> None:

@@ -1,4 +1,4 @@
-"""The wire protocol of one session, with no I/O (docs/protocol.md).
+"""The wire protocol of one session, with no I/O (docs/protocol.md §1-§5).
 
 :class:`SessionProtocol` is the whole conversation with one peer, from the first handshake
 frame to the end: bytes go in through :meth:`~SessionProtocol.receive_data`, which returns
@@ -32,7 +32,7 @@ from google.protobuf.message import DecodeError
 from ._auth import ClientHandshake, ServerHandshake
 from ._errors import FrameError
 from ._framing import DEFAULT_MAX_INBOUND_FRAME_SIZE, FrameReader
-from ._wire import NodeFrame, decode_node, encode_call, encode_cast, encode_reply
+from ._wire import NodeFrame, call_frame, cast_frame, decode_node, reply_frame
 from .protocol import auth_pb2, control_pb2, meta_pb2, node_pb2
 
 __all__ = [
@@ -68,6 +68,7 @@ class SessionState(enum.Enum):
 
 
 _AUTHED = (SessionState.AUTHENTICATED, SessionState.OPEN)
+_MAX_LISTED_SESSIONS = 1024  # nodes one NodeSessions may ask a transitive node to dial
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +326,10 @@ class SessionProtocol:
             return
         which = msg.WhichOneof("message")
         if which == "node":
+            if self.state not in _AUTHED:  # a node message in an unusual encoding
+                events.append(self._fail("message_before_authentication",
+                                         "a node message before authentication"))
+                return
             node = _node_frame(msg.node)
             if node is not None:
                 events.append(node)
@@ -422,6 +427,10 @@ class SessionProtocol:
             events.append(SessionsRequested(msg.enumerate_node_sessions))
         elif which == "node_sessions":
             sessions = msg.node_sessions.sessions
+            if len(sessions) > _MAX_LISTED_SESSIONS:
+                events.append(self._fail("limit_exceeded", f"the peer listed {len(sessions)} "
+                                         f"nodes to dial (at most {_MAX_LISTED_SESSIONS})"))
+                return
             if not all(self._name_fits(s) for s in sessions):
                 events.append(self._fail("limit_exceeded", "a listed node name or address "
                                          f"over {self.limits.max_name_length} characters"))
@@ -467,27 +476,14 @@ class SessionProtocol:
         if self.state is not SessionState.OPEN:
             raise LocalProtocolError(f"cannot send in state {self.state.value}")
 
-    # -- messages (the hot path: no checks beyond what encoding does)
+    # -- messages (the hot path: the encoders themselves, no checks beyond theirs)
 
-    def cast(self, to: int, what: bytes, variant: str, metadata: bytes | None = None) -> bytes:
-        """A Cast frame."""
-        return _frame(encode_cast(to, what, variant, metadata))
-
-    def call(
-        self,
-        to: int,
-        what: bytes,
-        tag: int,
-        timeout_ms: int | None,
-        variant: str,
-        metadata: bytes | None = None,
-    ) -> bytes:
-        """A Call frame."""
-        return _frame(encode_call(to, what, tag, timeout_ms, variant, metadata))
-
-    def reply(self, to: int, tag: int, what: bytes) -> bytes:
-        """A CallReply frame."""
-        return _frame(encode_reply(to, tag, what))
+    cast = staticmethod(cast_frame)
+    """A Cast frame: ``cast(to, what, variant, metadata=None)``."""
+    call = staticmethod(call_frame)
+    """A Call frame: ``call(to, what, tag, timeout_ms, variant, metadata=None)``."""
+    reply = staticmethod(reply_frame)
+    """A CallReply frame: ``reply(to, tag, what)``."""
 
     # -- control
 

@@ -4,7 +4,7 @@ A session keeps a :class:`PeerActors` table (a ``ractor_core.transport.RemoteNod
 peer's advertised actors are entries in it, and their ``ActorRef``s are handles bound to it,
 with no task and no mailbox. Casts and calls on such a ref are written as Cast / Call frames
 on the session; CallReply frames are matched back to the waiting callers by tag (the
-calling side of remote messaging in PROTOCOL section 5).
+calling side of remote messaging, docs/protocol.md §5.2).
 """
 
 from __future__ import annotations
@@ -160,6 +160,15 @@ class PeerActors(RemoteNode):
 
     def close(self, reason: str) -> None:
         """The session ended: every actor is gone and every waiting call fails now."""
+        self._fail_calls(reason)
+        super().close(reason)
+
+    async def close_in_slices(self, reason: str, slice_seconds: float = 0.01) -> None:
+        """As :meth:`close`; the waiting calls fail at once, the actors go in slices."""
+        self._fail_calls(reason)
+        await super().close_in_slices(reason, slice_seconds)
+
+    def _fail_calls(self, reason: str) -> None:
         if _peers.get(self.node_id) is self:
             del _peers[self.node_id]
         pending, self.pending = self.pending, {}
@@ -167,7 +176,6 @@ class PeerActors(RemoteNode):
         why = f"the connection to node {self.node_id} was lost ({reason})"
         for _, port, _ in pending.values():
             drop_port(port, why)
-        super().close(reason)
 
 
 def remote_actors(name: str | None = None) -> list[ActorRef[Any]]:

@@ -1,4 +1,4 @@
-"""``NodeSession``: the asyncio shell around one session's protocol (docs/protocol.md).
+"""``NodeSession``: the asyncio shell around one session's protocol (docs/protocol.md §4, §7).
 
 The protocol itself (:class:`~ractor_cluster._protocol.SessionProtocol`) turns bytes into
 events and commands into bytes. The shell moves the bytes: it owns the transport, the
@@ -41,7 +41,7 @@ from ractor_core import (
     pg,
 )
 from ractor_core import GroupJoin as _GroupJoin
-from ractor_core.transport import SerializedCall, SerializedCast, decode, offer, wait_room
+from ractor_core.transport import Inbox, offer, wait_room
 
 from ._messages import (
     CheckSession,
@@ -96,6 +96,7 @@ _PARKED_HIGH = 4096  # messages held for full mailboxes: stop reading from the s
 _PARKED_LOW = 1024  # ... and read again below this
 _SLICE = 0.01  # seconds of control work before the session lets other tasks run
 _SLICE_CHECK = 256  # items between two looks at the clock
+_closing: set[asyncio.Task[None]] = set()  # the peer tables being forgotten
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         )
         self.elected = False
         self.advertised: dict[int, ActorRef[Any]] = {}  # pid -> the local actor
+        self.inboxes: dict[int, Inbox] = {}  # pid -> delivery into it (made on first use)
         self.peer_actors = PeerActors(self, config.node_id)  # the peer's actors
         # messages for full local mailboxes, held in order per actor until there is room
         self.parked: dict[int, collections.deque[tuple[Any, RpcReplyPort[Any] | None]]] = {}
@@ -232,8 +234,14 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         if self.myself is not None and self.elected:
             demonitor_pids(self.myself.id)
             pg.demonitor_scope(pg.ALL_SCOPES_NOTIFICATION, self.myself.id)
-        self.proto.close(self.stop_reason or "session_closed")
-        self.peer_actors.close(self.stop_reason or "session_closed")
+        reason = self.stop_reason or "session_closed"
+        self.proto.close(reason)
+        if not self.peer_actors.closed:
+            # the peer's actors stop in slices (there may be hundreds of thousands); calls
+            # waiting on them fail now
+            forget = self.loop.create_task(self.peer_actors.close_in_slices(reason))
+            _closing.add(forget)
+            forget.add_done_callback(_closing.discard)
         for task in (self.reader_task, self.processor, *self.park_tasks):
             if task is not None and not task.done() and task is not asyncio.current_task():
                 task.cancel()
@@ -345,6 +353,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     self.write(proto.spawn([(pid, ref.name)]))
             elif pid in self.advertised:
                 del self.advertised[pid]
+                self.inboxes.pop(pid, None)
                 self.write(proto.terminate([pid]))
         elif isinstance(event, ProcessGroupChanged):
             change = event.change
@@ -671,43 +680,64 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         metadata: bytes | None,
     ) -> None:
         if arm == "cast":
-            target = self.advertised.get(to)
-            if target is None:
+            inbox = self.inboxes.get(to) or self._inbox(to)
+            if inbox is None:
                 return
             try:
-                msg = decode(target, SerializedCast(variant, what, metadata))
-            except Exception as exc:  # undecodable or stopped: dropped, as in Rust
+                msg = inbox.decode_cast(variant, what, metadata)
+            except Exception as exc:  # undecodable: dropped, as in Rust
                 _log.debug("dropped a cast to pid %s: %s", to, exc)
                 return
-            self._deliver(to, target, msg, None)
+            if to not in self.parked:
+                try:
+                    if inbox.offer(msg):
+                        return
+                except MessagingError as exc:  # the actor stopped: dropped, as in Rust
+                    _log.debug("dropped a cast to pid %s: %s", to, exc)
+                    return
+            self._hold(to, inbox, msg, None)
         elif arm == "call":
-            target = self.advertised.get(to)
-            if target is None:
+            inbox = self.inboxes.get(to) or self._inbox(to)
+            if inbox is None:
                 return
             try:
-                msg = decode(target, SerializedCall(variant, what, metadata))
+                msg = inbox.decode_call(variant, what, metadata)
                 encode = msg.encode_reply
-            except Exception as exc:  # undecodable or stopped: no reply, as in Rust
+            except Exception as exc:  # undecodable: no reply, as in Rust
                 _log.debug("dropped a call to pid %s: %s", to, exc)
                 return
             timeout = None if timeout_ms is None else timeout_ms / 1000
             port = _WirePort(self, to, tag, timeout, encode)
-            self._deliver(to, target, msg, port)
+            if to not in self.parked:
+                try:
+                    if inbox.offer(msg, port):
+                        return
+                except MessagingError as exc:  # the actor stopped: no reply, as in Rust
+                    _log.debug("dropped a call to pid %s: %s", to, exc)
+                    return
+            self._hold(to, inbox, msg, port)
         elif arm == "reply":
             self.peer_actors.reply(to, tag, what)
 
-    def _deliver(
-        self, to: int, target: ActorRef[Any], msg: Any, port: RpcReplyPort[Any] | None
+    def _inbox(self, to: int) -> Inbox | None:
+        """The delivery path into advertised actor ``to`` (None: not advertised)."""
+        target = self.advertised.get(to)
+        if target is None:
+            return None
+        try:
+            inbox = Inbox(target)
+        except MessagingError:
+            return None
+        self.inboxes[to] = inbox
+        return inbox
+
+    def _hold(
+        self, to: int, inbox: Inbox, msg: Any, port: RpcReplyPort[Any] | None
     ) -> None:
-        """Into the actor's mailbox, or held (in order) while its bounded mailbox is full."""
+        """Hold a message (in order) while the actor's bounded mailbox is full."""
+        target = inbox.ref
         held = self.parked.get(to)
         if held is None:
-            try:
-                if offer(target, msg, port):
-                    return
-            except MessagingError as exc:  # the actor stopped: dropped, as in Rust
-                _log.debug("dropped a message to pid %s: %s", to, exc)
-                return
             held = self.parked[to] = collections.deque()
             task = self.loop.create_task(self._unpark(to, target, held))
             self.park_tasks.add(task)

@@ -9,7 +9,16 @@ protobuf classes, so it never decides differently from them. The tests compare b
 
 from __future__ import annotations
 
-__all__ = ["decode_node", "encode_call", "encode_cast", "encode_reply", "varint"]
+__all__ = [
+    "call_frame",
+    "cast_frame",
+    "decode_node",
+    "encode_call",
+    "encode_cast",
+    "encode_reply",
+    "reply_frame",
+    "varint",
+]
 
 _SMALL = [bytes((i,)) for i in range(128)]
 _CACHE_LIMIT = 4096
@@ -53,6 +62,50 @@ def _variant_field(cache: dict[str, bytes], tag: int, variant: str) -> bytes:
         if len(cache) < _CACHE_LIMIT:
             cache[variant] = field
     return field
+
+
+# The frame head of a small Cast: be64 length, NetworkMessage.node, its length, Cast, its
+# length; for a Cast body of n < 126 bytes.
+_CAST_HEADS = [(n + 4).to_bytes(8, "big") + bytes((0x12, n + 2, 0x0A, n)) for n in range(126)]
+_WHAT_KEYS = [bytes((0x12, n)) for n in range(128)]
+
+
+def cast_frame(to: int, what: bytes, variant: str, metadata: bytes | None = None) -> bytes:
+    """A whole Cast frame (length prefix included): ``encode_cast`` framed, in one step."""
+    size = len(what)
+    if metadata is None and size < 128:
+        head = _to_fields.get(to)
+        if head is None:
+            head = _to_field(to)
+        tail = _cast_variants.get(variant)
+        if tail is None:
+            tail = _variant_field(_cast_variants, 0x1A, variant)
+        body = len(head) + len(tail) + (size + 2 if size else 0)
+        if body < 126:
+            if size:
+                return b"".join((_CAST_HEADS[body], head, _WHAT_KEYS[size], what, tail))
+            return b"".join((_CAST_HEADS[body], head, tail))
+    payload = encode_cast(to, what, variant, metadata)
+    return len(payload).to_bytes(8, "big") + payload
+
+
+def call_frame(
+    to: int,
+    what: bytes,
+    tag: int,
+    timeout_ms: int | None,
+    variant: str,
+    metadata: bytes | None = None,
+) -> bytes:
+    """A whole Call frame (length prefix included)."""
+    payload = encode_call(to, what, tag, timeout_ms, variant, metadata)
+    return len(payload).to_bytes(8, "big") + payload
+
+
+def reply_frame(to: int, tag: int, what: bytes) -> bytes:
+    """A whole CallReply frame (length prefix included)."""
+    payload = encode_reply(to, tag, what)
+    return len(payload).to_bytes(8, "big") + payload
 
 
 def _wrap(node_arm: bytes, body: bytes) -> bytes:
@@ -110,31 +163,6 @@ class _Irregular(Exception):
     """The frame is not of the simple shapes decoded here (the caller falls back)."""
 
 
-def _read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    byte = data[pos] if pos < end else -1
-    if 0 <= byte < 0x80:
-        return byte, pos + 1
-    value = shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise _Irregular
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            if value >> 64:
-                raise _Irregular
-            return value, pos
-        shift += 7
-
-
-def _length(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    size, pos = _read_varint(data, pos, end)
-    if size > end - pos:
-        raise _Irregular
-    return size, pos
-
-
 # A decoded node message: (arm, to, what, variant, tag, timeout_ms, metadata); arm is
 # "cast", "call" or "reply"; fields that the arm does not have are left at their defaults.
 NodeFrame = tuple[str, int, bytes, str, int, "int | None", "bytes | None"]
@@ -153,77 +181,155 @@ def decode_node(payload: bytes) -> NodeFrame | None:
         return None
 
 
-def _decode_node(data: bytes) -> NodeFrame | None:
-    end = len(data)
-    if end < 2 or data[0] != 0x12:
+def _uvarint(d: bytes, pos: int) -> tuple[int, int]:
+    """A varint of more than one byte (the caller read the first), at most 64 bits."""
+    value = shift = 0
+    while True:
+        byte = d[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            if value >> 64:
+                raise _Irregular
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise _Irregular
+
+
+def _decode_node(d: bytes) -> NodeFrame | None:
+    # The canonical shape only: NetworkMessage.node (2) holding one arm, its fields in
+    # ascending order, each at most once. Lengths past two varint bytes (16 KiB) and every
+    # other shape go to protobuf. Truncated input raises IndexError (the caller's None).
+    end = len(d)
+    if d[0] != 0x12:
         return None
-    size, pos = _length(data, 1, end)
-    if pos + size != end or size < 2:
+    n = d[1]
+    if n < 0x80:
+        pos = 2
+    else:
+        b = d[2]
+        if b >= 0x80:
+            return None
+        n = (n & 0x7F) | (b << 7)
+        pos = 3
+    if pos + n != end:
         return None
-    arm_tag = data[pos]
-    arm = {0x0A: "cast", 0x12: "call", 0x1A: "reply"}.get(arm_tag)
-    if arm is None:
-        return None
-    size, pos = _length(data, pos + 1, end)
-    if pos + size != end:
+    arm = d[pos]
+    n = d[pos + 1]
+    if n < 0x80:
+        pos += 2
+    else:
+        b = d[pos + 2]
+        if b >= 0x80:
+            return None
+        n = (n & 0x7F) | (b << 7)
+        pos += 3
+    if pos + n != end:
         return None
     to = tag = 0
     what = b""
     variant = ""
     timeout_ms: int | None = None
     metadata: bytes | None = None
-    seen = 0
-    while pos < end:
-        key = data[pos]
-        pos += 1
-        if key >= 0x80:
-            raise _Irregular  # a field number above 15: not one of ours
-        bit = 1 << (key >> 3)
-        if seen & bit:
-            raise _Irregular  # repeated field: protobuf's merge rules apply, not ours
-        seen |= bit
-        wire = key & 7
-        if wire == 0:
-            value, pos = _read_varint(data, pos, end)
-        elif wire == 2:
-            length, pos = _length(data, pos, end)
-            chunk = data[pos : pos + length]
-            pos += length
-        else:
-            raise _Irregular
-        if arm == "cast":
-            if key == 0x08:
-                to = value
-            elif key == 0x12:
-                what = chunk
-            elif key == 0x1A:
-                variant = chunk.decode("utf-8")
-            elif key == 0x32:
-                metadata = chunk
+    key = d[pos] if pos < end else 0
+    if key == 0x08:  # to (every arm's field 1)
+        to = d[pos + 1]
+        pos += 2
+        if to >= 0x80:
+            to, pos = _uvarint(d, pos - 2 + 1)
+        key = d[pos] if pos < end else 0
+    if arm == 0x0A:  # Cast: what=2, variant=3, metadata=6
+        if key == 0x12:
+            n = d[pos + 1]
+            if n < 0x80:
+                pos += 2
             else:
-                raise _Irregular
-        elif arm == "call":
-            if key == 0x08:
-                to = value
-            elif key == 0x12:
-                what = chunk
-            elif key == 0x18:
-                tag = value
-            elif key == 0x20:
-                timeout_ms = value
-            elif key == 0x2A:
-                variant = chunk.decode("utf-8")
-            elif key == 0x32:
-                metadata = chunk
+                b = d[pos + 2]
+                if b >= 0x80:
+                    return None
+                n = (n & 0x7F) | (b << 7)
+                pos += 3
+            what = d[pos : pos + n]
+            pos += n
+            key = d[pos] if pos < end else 0
+        if key == 0x1A:
+            n = d[pos + 1]
+            if n >= 0x80:
+                return None
+            pos += 2
+            variant = d[pos : pos + n].decode()
+            pos += n
+            key = d[pos] if pos < end else 0
+        if key == 0x32:
+            n = d[pos + 1]
+            if n >= 0x80:
+                return None
+            pos += 2
+            metadata = d[pos : pos + n]
+            pos += n
+        if pos != end:
+            return None
+        return ("cast", to, what, variant, 0, None, metadata)
+    if arm == 0x12:  # Call: what=2, tag=3, timeout_ms=4, variant=5, metadata=6
+        if key == 0x12:
+            n = d[pos + 1]
+            if n < 0x80:
+                pos += 2
             else:
-                raise _Irregular
-        else:
-            if key == 0x08:
-                to = value
-            elif key == 0x10:
-                tag = value
-            elif key == 0x1A:
-                what = chunk
-            else:
-                raise _Irregular
-    return (arm, to, what, variant, tag, timeout_ms, metadata)
+                b = d[pos + 2]
+                if b >= 0x80:
+                    return None
+                n = (n & 0x7F) | (b << 7)
+                pos += 3
+            what = d[pos : pos + n]
+            pos += n
+            key = d[pos] if pos < end else 0
+        if key == 0x18:
+            tag = d[pos + 1]
+            pos += 2
+            if tag >= 0x80:
+                tag, pos = _uvarint(d, pos - 1)
+            key = d[pos] if pos < end else 0
+        if key == 0x20:
+            timeout_ms = d[pos + 1]
+            pos += 2
+            if timeout_ms >= 0x80:
+                timeout_ms, pos = _uvarint(d, pos - 1)
+            key = d[pos] if pos < end else 0
+        if key == 0x2A:
+            n = d[pos + 1]
+            if n >= 0x80:
+                return None
+            pos += 2
+            variant = d[pos : pos + n].decode()
+            pos += n
+            key = d[pos] if pos < end else 0
+        if key == 0x32:
+            n = d[pos + 1]
+            if n >= 0x80:
+                return None
+            pos += 2
+            metadata = d[pos : pos + n]
+            pos += n
+        if pos != end:
+            return None
+        return ("call", to, what, variant, tag, timeout_ms, metadata)
+    if arm == 0x1A:  # CallReply: tag=2, what=3
+        if key == 0x10:
+            tag = d[pos + 1]
+            pos += 2
+            if tag >= 0x80:
+                tag, pos = _uvarint(d, pos - 1)
+            key = d[pos] if pos < end else 0
+        if key == 0x1A:
+            n = d[pos + 1]
+            if n >= 0x80:
+                return None
+            pos += 2
+            what = d[pos : pos + n]
+            pos += n
+        if pos != end:
+            return None
+        return ("reply", to, what, "", tag, None, None)
+    return None

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
@@ -175,6 +176,23 @@ class RemoteNode(Cell):
         self._closed = reason
         for pid in list(self._actors):
             self.terminate(pid, reason)
+        self._forget()
+
+    async def close_in_slices(self, reason: str, slice_seconds: float = 0.01) -> None:
+        """As :meth:`close`, letting other tasks run every ``slice_seconds`` (a node with
+        hundreds of thousands of actors takes a while to forget)."""
+        if self._closed is not None:
+            return
+        self._closed = reason
+        started = time.monotonic()
+        for i, pid in enumerate(list(self._actors)):
+            self.terminate(pid, reason)
+            if i & 255 == 255 and time.monotonic() - started > slice_seconds:
+                await asyncio.sleep(0)
+                started = time.monotonic()
+        self._forget()
+
+    def _forget(self) -> None:
         if _nodes.get(self.node_id) is self:
             del _nodes[self.node_id]
 

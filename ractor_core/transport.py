@@ -23,7 +23,8 @@ control traffic do not go through mailboxes and are never held behind it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, final
 
 from ._cell import ActorCell
 from ._errors import CallError, MessagingError, ReplyDropped
@@ -41,6 +42,7 @@ from ._ref import ActorRef
 from ._remote import RemoteNode
 
 __all__ = [
+    "Inbox",
     "MessageFamily",
     "RemoteNode",
     "SerializedCall",
@@ -102,6 +104,54 @@ async def wait_room(ref: ActorRef[Any], timeout: float | None = None) -> None:
         TimeoutError: no room within ``timeout`` seconds.
     """
     await _local(ref).wait_room(ref, timeout)
+
+
+@final
+class Inbox:
+    """Delivery into one local actor from another node, its message family resolved once
+    (the fast path of :func:`decode` and :func:`offer` for a transport's hot loop).
+
+    A family may offer ``__ractor_casts__`` and ``__ractor_calls__``, mappings from a variant
+    to the decoder of its arguments; what they list skips ``deserialize`` (``ractor_derive``
+    families do).
+    """
+
+    __slots__ = ("_calls", "_casts", "_cell", "_family", "ref")
+
+    def __init__(self, ref: ActorRef[Any]) -> None:
+        cell = _local(ref)
+        family = cell.family()
+        if family is None:
+            raise MessagingError(f"actor {ref.id} does not take messages from other nodes")
+        self.ref = ref
+        self._cell = cell
+        self._family = family
+        casts = getattr(family, "__ractor_casts__", None)
+        self._casts: Mapping[str, Callable[[bytes], Any]] = casts if casts is not None else {}
+        calls = getattr(family, "__ractor_calls__", None)
+        self._calls: Mapping[str, Callable[[bytes], Any]] = calls if calls is not None else {}
+
+    def decode_cast(self, variant: str, args: bytes, metadata: bytes | None = None) -> Any:
+        """Decode a cast (raises the family's error for a malformed one)."""
+        decode = self._casts.get(variant)
+        if decode is not None:
+            return decode(args)
+        return self._family.deserialize(SerializedCast(variant, args, metadata))
+
+    def decode_call(self, variant: str, args: bytes, metadata: bytes | None = None) -> Any:
+        """Decode a call (raises the family's error for a malformed one)."""
+        decode = self._calls.get(variant)
+        if decode is not None:
+            return decode(args)
+        return self._family.deserialize(SerializedCall(variant, args, metadata))
+
+    def offer(self, message: Any, port: RpcReplyPort[Any] | None = None) -> bool:
+        """As :func:`offer`: into the mailbox if there is room; False when it is full.
+
+        Raises:
+            MessagingError: the actor no longer takes messages.
+        """
+        return self._cell.offer(message if port is None else _Envelope(message, port))
 
 
 def fail_port(port: RpcReplyPort[Any], error: CallError) -> None:

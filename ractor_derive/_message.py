@@ -130,6 +130,8 @@ class Message:
     __ractor_variant__: ClassVar[VariantInfo | None] = None
     __ractor_casts__: ClassVar[Mapping[str, Callable[[bytes], Any]]] = _NO_CASTS
     """The decoders of the casts that ``deserialize`` takes on its fast path, by tag."""
+    __ractor_calls__: ClassVar[Mapping[str, Callable[[bytes], Any]]] = _NO_CASTS
+    """The same for the calls (transports decode calls with them directly)."""
 
     def __init_subclass__(cls, *, tag: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -310,6 +312,7 @@ def _family_decorator(cluster: bool) -> Callable[[type[T]], type[T]]:
         cls.__ractor_family_info__ = FamilyInfo(cls, cluster)
         cls.__ractor_family__ = cls if cluster else None  # type: ignore[attr-defined]
         cls.__ractor_casts__ = {}
+        cls.__ractor_calls__ = {}
         return cls
 
     return decorate
@@ -427,15 +430,21 @@ def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> None:
             )
     info = VariantInfo(cls, tag, tuple(fields), is_call, reply_type, reply_codec, family)
     casts: dict[str, Callable[[bytes], Any]] = {}
+    calls: dict[str, Callable[[bytes], Any]] = {}
     if family.cluster:
         _derive_codecs(info)
         assert info.decode_args is not None
-        if not is_call:
-            casts[tag] = info.decode_args
+        (calls if is_call else casts)[tag] = info.decode_args
+        if is_call:
+            assert reply_codec is not None
+            _set_reply_codec(cls, reply_codec)
     cls.__ractor_variant__ = info
     cls.__ractor_casts__ = casts
+    cls.__ractor_calls__ = calls
     if casts:
         family.cls.__ractor_casts__ = {**family.cls.__ractor_casts__, **casts}
+    if calls:
+        family.cls.__ractor_calls__ = {**family.cls.__ractor_calls__, **calls}
     (family.calls if is_call else family.casts)[tag] = info
 
 
@@ -818,6 +827,36 @@ def _derive_codecs(info: VariantInfo) -> None:
         "    return _slow_decode(_a)\n"
     )
     info.decode_args = _compile(source, ns, "decode_args")
+
+
+def _set_reply_codec(cls: type[Message], codec: Codec) -> None:
+    """Give an rpc variant its own ``encode_reply`` / ``decode_reply``: the codec's, with
+    errors named after the variant (unless the class defines them)."""
+    encode, decode = codec.encode, codec.decode
+    label = cls.__qualname__
+    variant = cls.__name__
+
+    def encode_reply(self: Any, value: Any) -> bytes:
+        try:
+            return encode(value)
+        except (CodecError, TypeError, ValueError) as exc:
+            raise SerializationError(f"{label} reply: {exc}", variant=variant) from exc
+
+    def decode_reply(self: Any, data: bytes) -> Any:
+        try:
+            return decode(data)
+        except (CodecError, TypeError, ValueError) as exc:
+            raise DeserializationError(f"{label} reply: {exc}", variant=variant) from exc
+
+    for fn, base in ((encode_reply, Message.encode_reply), (decode_reply, Message.decode_reply)):
+        name = base.__name__
+        if name in cls.__dict__:
+            continue
+        fn.__name__ = name
+        fn.__qualname__ = f"{label}.{name}"
+        fn.__module__ = cls.__module__
+        fn.__doc__ = base.__doc__
+        setattr(cls, name, fn)
 
 
 def _set_serialize(cls: type[Message], fn: Callable[..., Any]) -> None:

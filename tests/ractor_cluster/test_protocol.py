@@ -145,6 +145,22 @@ def test_a_message_before_authentication_ends_the_session(data: bytes) -> None:
     assert server.receive_data(data) == []
 
 
+def test_a_node_message_in_an_unusual_encoding_before_authentication_ends_it_too() -> None:
+    from ractor_cluster._wire import encode_cast
+
+    _, server = pair()
+    payload = b"\x78\x00" + encode_cast(1, b"", "Add")  # an unknown field first
+    (failed,) = server.receive_data(struct.pack(">Q", len(payload)) + payload)
+    assert isinstance(failed, Failed) and failed.reason == "message_before_authentication"
+
+
+def test_a_peer_cannot_list_more_nodes_to_dial_than_the_limit() -> None:
+    client, server = pair()
+    handshake(client, server)
+    (failed,) = client.receive_data(server.sessions([name(f"n{i}") for i in range(1025)]))
+    assert isinstance(failed, Failed) and failed.reason == "limit_exceeded"
+
+
 def test_an_unknown_top_level_field_is_ignored_before_and_after_authentication() -> None:
     client, server = pair()
     unknown = struct.pack(">Q", 3) + b"\x3a\x01\x00"  # field 7: a newer peer's message
