@@ -170,6 +170,15 @@ class SeqActor(Actor[int, None, None]):
         SEQ.received += 1
 
 
+def _rss_kib() -> int | None:
+    """This process's resident memory (Linux), in KiB."""
+    with open("/proc/self/status") as status:  # a procfs read: it does not block
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
 async def sustain(cmd: dict[str, Any]) -> dict[str, Any]:
     """``sustain`` {to_seq, to_counter, seconds, callers}: sequence numbers sent with
     ``await send`` for ``seconds`` while ``callers`` loops call Echo; the call latencies."""
@@ -431,6 +440,14 @@ async def execute(node: ActorRef[NodeServerMessage], cmd: dict[str, Any]) -> Any
         for _ in range(cmd["n"]):
             await spawn(StringsActor(), None)
         return cmd["n"]
+    if op == "spawn_group":  # n unnamed remotable actors, all joined to `group`
+        refs = [await spawn(StringsActor(), None) for _ in range(cmd["n"])]
+        pg.join(cmd["group"], refs)
+        return len(refs)
+    if op == "member_count":  # members of `group` (default scope), local and remote
+        return len(pg.get_members(cmd["group"]))
+    if op == "rss_kib":
+        return _rss_kib()
     if op == "task_count":
         return len(asyncio.all_tasks())
     if op == "remote_count":
