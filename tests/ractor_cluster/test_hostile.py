@@ -205,3 +205,15 @@ def test_names_are_checked_in_a_spawn_too(nodes: Callable[..., NodeProcess]) -> 
     body = b"\x08\x05\x12" + varint(len(name)) + name
     raw.send(_control(1, b"\x0a" + varint(len(body)) + body))
     assert raw.closed_by_peer(timeout=30)
+
+
+def test_sigterm_is_honoured_while_a_big_spawn_is_applied(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    a = nodes("a")
+    big = _authenticated(a, "big@localhost")
+    big.send(spawn_frame(200_000))
+    a.wait_for(lambda: a.rpc("remote_count") > 0, 30, "the Spawn is being applied")
+    started = time.monotonic()
+    assert a.terminate(timeout=10) == 0
+    assert time.monotonic() - started < 5
