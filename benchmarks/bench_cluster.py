@@ -412,8 +412,8 @@ SEND_PATH = [
     ("_WirePort.send (reply to a remote caller)", "_session.py", "send"),
     ("  encode_reply", "_wire.py", "encode_reply"),
     ("NodeSession.send_frame", "_session.py", "send_frame"),
-    ("  FrameWriter.send", "_framing.py", "send"),
-    ("FrameWriter.flush", "_framing.py", "flush"),
+    ("  Outbound._put", "_outbound.py", "_put"),
+    ("Outbound.flush", "_outbound.py", "flush"),
 ]
 RECEIVE_PATH = [
     ("NodeSession._on_data", "_session.py", "_on_data"),

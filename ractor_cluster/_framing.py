@@ -2,19 +2,17 @@
 
 The reader splits whatever bytes arrive (several frames in one read, or one frame over many
 reads) purely by the length prefix, and checks the limit as soon as the prefix is complete,
-before any payload byte is kept. The writer coalesces the frames queued during one pass of
-the event loop into one write.
+before any payload byte is kept (docs/protocol.md §1). Writing, with coalescing and flow
+control, is ``_outbound.Outbound``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import struct
-from collections.abc import Callable
 
 from ._errors import FrameError
 
-__all__ = ["DEFAULT_MAX_INBOUND_FRAME_SIZE", "FrameReader", "FrameWriter", "encode_frame"]
+__all__ = ["DEFAULT_MAX_INBOUND_FRAME_SIZE", "FrameReader", "encode_frame"]
 
 DEFAULT_MAX_INBOUND_FRAME_SIZE = 16 * 1024 * 1024
 """The default inbound payload limit, 16 MiB, inclusive (as in ractor_cluster)."""
@@ -85,85 +83,3 @@ class FrameReader:
         if pos:
             del buf[:pos]
         return frames
-
-
-class FrameWriter:
-    """Writes frames, coalescing those sent during one loop pass into one write."""
-
-    __slots__ = ("_buffered", "_closed", "_limit", "_loop", "_on_failure", "_pending",
-                 "_scheduled", "_write")
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        write: Callable[[bytes], object],
-        *,
-        buffered: Callable[[], int] | None = None,
-        limit: int = 0,
-        on_failure: Callable[[str], None] | None = None,
-    ) -> None:
-        self._loop = loop
-        self._write = write
-        self._pending: list[bytes] = []
-        self._scheduled = False
-        self._closed = False
-        self._buffered = buffered  # bytes the transport has not sent yet
-        self._limit = limit  # above this many, the peer is not reading: give up
-        self._on_failure = on_failure
-
-    @property
-    def closed(self) -> bool:
-        """Whether the writer refuses frames (closed, or the stream failed)."""
-        return self._closed
-
-    def _put(self, data: bytes) -> None:
-        try:
-            self._write(data)
-        except (RuntimeError, OSError, ConnectionError) as exc:
-            # the stream is gone (uvloop raises RuntimeError on a closed handle): the
-            # session ends through its reader; the frames are dropped, like Rust's on EOF
-            self._fail(f"write failed: {exc!r}")
-            return
-        buffered = self._buffered
-        if self._limit and buffered is not None and buffered() > self._limit:
-            self._fail("write_backpressure")
-
-    def _fail(self, why: str) -> None:
-        self._closed = True
-        self._pending.clear()
-        if self._on_failure is not None:
-            self._on_failure(why)
-
-    def send(self, payload: bytes) -> None:
-        """Send one frame (its payload; the prefix is added here).
-
-        The first frame of a loop pass is written at once (no added latency); the frames
-        that follow it in the same pass are joined into one write at the end of the pass.
-        """
-        if self._closed:
-            return
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self.flush)
-            self._put(_pack_len(len(payload)) + payload)
-            return
-        pending = self._pending
-        pending.append(_pack_len(len(payload)))
-        pending.append(payload)
-
-    def flush(self) -> None:
-        """Write everything queued now."""
-        self._scheduled = False
-        if not self._pending or self._closed:
-            self._pending.clear()
-            return
-        data = b"".join(self._pending)
-        self._pending.clear()
-        self._put(data)
-
-    def close(self) -> None:
-        """Write what is queued, then refuse further frames."""
-        try:
-            self.flush()
-        finally:
-            self._closed = True

@@ -1,8 +1,7 @@
-"""Framing without sockets: FrameReader splits and limits, FrameWriter coalesces (PROTOCOL.md 1)."""
+"""Framing without sockets: FrameReader splits and limits (docs/protocol.md §1)."""
 
 from __future__ import annotations
 
-import asyncio
 import struct
 
 import pytest
@@ -13,7 +12,6 @@ from ractor_cluster._errors import FrameError
 from ractor_cluster._framing import (
     DEFAULT_MAX_INBOUND_FRAME_SIZE,
     FrameReader,
-    FrameWriter,
     encode_frame,
 )
 
@@ -154,81 +152,3 @@ def test_any_payloads_fed_in_any_chunking_come_back_identical(
         start = cut
     assert out == payloads
     assert reader.buffered == 0
-
-
-# --------------------------------------------------------------------------------- writer
-
-
-async def test_the_first_send_of_a_pass_is_written_at_once_and_the_rest_as_one_write() -> None:
-    writes: list[bytes] = []
-    writer = FrameWriter(asyncio.get_running_loop(), writes.append)
-    writer.send(b"a")
-    assert writes == [encode_frame(b"a")]  # no added latency for a lone frame
-    writer.send(b"bb")
-    writer.send(b"")
-    writer.send(b"ccc")
-    assert len(writes) == 1
-    await asyncio.sleep(0)
-    expected = b"".join(encode_frame(p) for p in (b"bb", b"", b"ccc"))
-    assert writes == [encode_frame(b"a"), expected]
-
-
-async def test_sends_in_later_loop_passes_go_out_as_later_writes() -> None:
-    writes: list[bytes] = []
-    writer = FrameWriter(asyncio.get_running_loop(), writes.append)
-    writer.send(b"first")
-    await asyncio.sleep(0)
-    writer.send(b"second")
-    writer.send(b"third")
-    writer.send(b"fourth")
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert writes == [
-        encode_frame(b"first"),
-        encode_frame(b"second"),
-        encode_frame(b"third") + encode_frame(b"fourth"),
-    ]
-
-
-async def test_the_written_stream_reads_back_as_the_sent_payloads() -> None:
-    writes: list[bytes] = []
-    writer = FrameWriter(asyncio.get_running_loop(), writes.append)
-    sent = [bytes([i]) * i for i in range(50)]
-    for payload in sent:
-        writer.send(payload)
-    await asyncio.sleep(0)
-    assert len(writes) == 2
-    assert FrameReader().feed(b"".join(writes)) == sent
-
-
-async def test_an_explicit_flush_writes_at_once_and_the_scheduled_flush_writes_nothing() -> None:
-    writes: list[bytes] = []
-    writer = FrameWriter(asyncio.get_running_loop(), writes.append)
-    writer.send(b"now")
-    writer.send(b"queued")
-    writer.flush()
-    assert writes == [encode_frame(b"now"), encode_frame(b"queued")]
-    await asyncio.sleep(0)
-    assert writes == [encode_frame(b"now"), encode_frame(b"queued")]
-
-
-async def test_close_flushes_what_is_queued_then_drops_later_sends() -> None:
-    writes: list[bytes] = []
-    writer = FrameWriter(asyncio.get_running_loop(), writes.append)
-    writer.send(b"before")
-    writer.send(b"close")
-    writer.close()
-    assert writes == [encode_frame(b"before"), encode_frame(b"close")]
-    writer.send(b"after")
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert writes == [encode_frame(b"before"), encode_frame(b"close")]
-
-
-async def test_close_with_nothing_queued_writes_nothing() -> None:
-    writes: list[bytes] = []
-    writer = FrameWriter(asyncio.get_running_loop(), writes.append)
-    writer.close()
-    writer.send(b"dropped")
-    await asyncio.sleep(0)
-    assert writes == []
