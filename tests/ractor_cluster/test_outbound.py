@@ -189,6 +189,8 @@ async def test_without_callbacks_the_outbound_notices_a_drained_transport_by_its
     await asyncio.wait_for(_until(lambda: wire.frames() == [b"first", b"second"]), 2)
 
 
-async def _until(check: object) -> None:
+async def _until(check: object, timeout: float = 2.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
     while not check():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.005)
