@@ -627,3 +627,18 @@ def test_a_legacy_peer_without_a_connection_id_keeps_its_first_connection(rs: Fa
     finally:
         first.close()
         second.close()
+
+
+def test_a_burst_past_the_outbound_cap_to_a_reading_rust_node_loses_nothing_it_accepted(
+    py: Factory, rs: Factory
+) -> None:
+    python, rust = py("a", extra=["--max-outbound-buffer", str(16 << 20)]), rs("b")
+    python.rpc("connect", address=rust.address)
+    sees(python, "counter-b")
+    # 80,000 notes of 1,000 characters: 80 MB in one burst, five times the cap
+    result = python.rpc("flood_notes", to="counter-b", n=80_000, size=1_000)
+    assert result["sent"] + result["refused"] == 80_000
+    assert result["refused"] > 0  # refused with MailboxFull: the sender knows
+    notes = python.rpc("call", to="counter-b", msg="notes", timeout=60)
+    assert len(notes) == result["sent"] and set(notes) == {1_000}
+    assert python.rpc("sessions") == ["b@localhost"]  # the session was kept

@@ -422,6 +422,17 @@ async def execute(node: ActorRef[NodeServerMessage], cmd: dict[str, Any]) -> Any
         worst = LAG[0]
         LAG[0] = 0.0
         return worst
+    if op == "flood_notes":  # n Note casts of `size` characters to counter `to`
+        counter = _target(cmd)
+        note = Note(text="n" * cmd["size"])
+        sent = refused = 0
+        for _ in range(cmd["n"]):
+            try:
+                counter.cast(note)
+                sent += 1
+            except MailboxFull:
+                refused += 1
+        return {"sent": sent, "refused": refused}
     if op == "flood":  # n casts of `size`-byte strings to remote `to`; count the refused
         refs = remote_actors(cmd["to"])
         if not refs:
