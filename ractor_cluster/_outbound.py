@@ -32,15 +32,15 @@ __all__ = ["FlowLimits", "NodeBudget", "Outbound"]
 class FlowLimits:
     """The marks of outbound flow control (bytes, seconds)."""
 
-    transport_high: int = 256 * 1024
+    transport_high: int = 64 * 1024
     """Unsent bytes in the transport above which casts queue in the lane."""
-    transport_low: int = 64 * 1024
+    transport_low: int = 16 * 1024
     """... and below which the lane is handed to the transport again."""
     send_high: int = 1024 * 1024
     """Bytes queued in a session's lane above which ``send`` and ``call`` wait."""
     send_low: int = 256 * 1024
     """... and below which they go on."""
-    socket_buffer: int | None = 256 * 1024
+    socket_buffer: int | None = 64 * 1024
     """The kernel's send and receive buffers of a session's TCP socket (None: the OS
     default, which on Linux grows to several MiB: more throughput over long distances,
     but calls then wait behind that many bytes of casts)."""

@@ -208,11 +208,15 @@ async def sustain(cmd: dict[str, Any]) -> dict[str, Any]:
                 await counter.call(Echo(text="ping"), timeout=10)
             except RactorError as exc:
                 errors.append(type(exc).__name__)
+                await asyncio.sleep(0.01)  # failing fast must not spin the loop
                 continue
             samples.append(time.perf_counter_ns() - started)
 
     callers = [loop.create_task(caller()) for _ in range(cmd.get("callers", 4))]
-    sent = await sender()
+    try:
+        sent = await sender()
+    finally:
+        end = loop.time()  # the callers stop too, whatever happened to the sender
     await asyncio.gather(*callers)
     samples.sort()
     return {
