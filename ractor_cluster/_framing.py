@@ -61,6 +61,8 @@ class FrameReader:
         if self._error is not None:
             raise self._error
         buf = self._buf
+        if not buf and type(data) is bytes:
+            return self._feed_bytes(data)
         buf += data
         frames: list[bytes] = []
         pos = 0
@@ -82,4 +84,29 @@ class FrameReader:
             pos = end
         if pos:
             del buf[:pos]
+        return frames
+
+    def _feed_bytes(self, data: bytes) -> list[bytes]:
+        """``feed`` when nothing is buffered: frames are sliced from ``data`` itself (one copy
+        each), and only an incomplete tail is kept."""
+        frames: list[bytes] = []
+        pos = 0
+        size = len(data)
+        limit = self.max_size
+        while size - pos >= 8:
+            (length,) = _unpack_len(data, pos)
+            if length > limit:
+                self._error = FrameError(
+                    f"frame of {length} bytes is over the inbound limit of {self.max_size}"
+                )
+                if not frames:
+                    raise self._error
+                return frames
+            end = pos + 8 + length
+            if end > size:
+                break
+            frames.append(data[pos + 8 : end])
+            pos = end
+        if pos < size:
+            self._buf += data[pos:] if pos else data
         return frames

@@ -32,7 +32,15 @@ from google.protobuf.message import DecodeError
 from ._auth import ClientHandshake, ServerHandshake
 from ._errors import FrameError
 from ._framing import DEFAULT_MAX_INBOUND_FRAME_SIZE, FrameReader
-from ._wire import NodeFrame, call_frame, cast_frame, decode_node, reply_frame
+from ._wire import (
+    NodeFrame,
+    _decode_node,
+    _Irregular,
+    call_frame,
+    cast_frame,
+    decode_node,
+    reply_frame,
+)
 from .protocol import auth_pb2, control_pb2, meta_pb2, node_pb2
 
 __all__ = [
@@ -292,10 +300,21 @@ class SessionProtocol:
         except FrameError as exc:
             events.append(self._fail("frame_read_error", str(exc)))
             return events
+        authed = self.state in _AUTHED
+        append = events.append
         for payload in payloads:
+            if authed and payload and payload[0] == 0x12:  # a node message: the hot path
+                try:
+                    frame = _decode_node(payload)
+                except (_Irregular, IndexError, UnicodeDecodeError):
+                    frame = None
+                if frame is not None:
+                    append(frame)
+                    continue
             self._receive_frame(payload, events)
             if self.failure is not None:
                 return events
+            authed = self.state in _AUTHED
         if self.reader.failed:
             try:
                 self.reader.feed(b"")

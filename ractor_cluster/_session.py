@@ -690,7 +690,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                 return
             if to not in self.parked:
                 try:
-                    if inbox.offer(msg):
+                    if inbox.offer_cast(msg):
                         return
                 except MessagingError as exc:  # the actor stopped: dropped, as in Rust
                     _log.debug("dropped a cast to pid %s: %s", to, exc)

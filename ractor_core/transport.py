@@ -116,7 +116,7 @@ class Inbox:
     families do).
     """
 
-    __slots__ = ("_calls", "_casts", "_cell", "_family", "ref")
+    __slots__ = ("_calls", "_casts", "_cell", "_family", "offer_cast", "ref")
 
     def __init__(self, ref: ActorRef[Any]) -> None:
         cell = _local(ref)
@@ -130,6 +130,8 @@ class Inbox:
         self._casts: Mapping[str, Callable[[bytes], Any]] = casts if casts is not None else {}
         calls = getattr(family, "__ractor_calls__", None)
         self._calls: Mapping[str, Callable[[bytes], Any]] = calls if calls is not None else {}
+        self.offer_cast: Callable[[Any], bool] = cell.offer
+        """``offer`` for a cast (no port), in one call."""
 
     def decode_cast(self, variant: str, args: bytes, metadata: bytes | None = None) -> Any:
         """Decode a cast (raises the family's error for a malformed one)."""
