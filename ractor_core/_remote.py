@@ -20,7 +20,7 @@ import logging
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from . import pg
 from ._cell import Cell, _wait_expired
@@ -70,7 +70,8 @@ def serialize(ref: ActorRef[Any], msg: Any) -> SerializedMessage:
             msg,
         )
     try:
-        return cast(SerializedMessage, serialize_())
+        serialized: SerializedMessage = serialize_()
+        return serialized
     except MessagingError:
         raise
     except Exception as exc:
