@@ -68,6 +68,9 @@ def _variant_field(cache: dict[str, bytes], tag: int, variant: str) -> bytes:
 # length; for a Cast body of n < 126 bytes.
 _CAST_HEADS = [(n + 4).to_bytes(8, "big") + bytes((0x12, n + 2, 0x0A, n)) for n in range(126)]
 _WHAT_KEYS = [bytes((0x12, n)) for n in range(128)]
+_CALL_HEADS = [(n + 4).to_bytes(8, "big") + bytes((0x12, n + 2, 0x12, n)) for n in range(126)]
+_REPLY_HEADS = [(n + 4).to_bytes(8, "big") + bytes((0x12, n + 2, 0x1A, n)) for n in range(126)]
+_REPLY_KEYS = [bytes((0x1A, n)) for n in range(128)]
 
 
 def cast_frame(to: int, what: bytes, variant: str, metadata: bytes | None = None) -> bytes:
@@ -98,12 +101,45 @@ def call_frame(
     metadata: bytes | None = None,
 ) -> bytes:
     """A whole Call frame (length prefix included)."""
+    size = len(what)
+    if metadata is None and size < 128:
+        head = _to_fields.get(to)
+        if head is None:
+            head = _to_field(to)
+        tail = _call_variants.get(variant)
+        if tail is None:
+            tail = _variant_field(_call_variants, 0x2A, variant)
+        fields = [head]
+        if size:
+            fields += (_WHAT_KEYS[size], what)
+        if tag:
+            fields += (b"\x18", _SMALL[tag] if tag < 0x80 else varint(tag))
+        if timeout_ms is not None:
+            fields += (b"\x20", _SMALL[timeout_ms] if 0 <= timeout_ms < 0x80
+                       else varint(timeout_ms))
+        fields.append(tail)
+        body = b"".join(fields)
+        if len(body) < 126:
+            return _CALL_HEADS[len(body)] + body
     payload = encode_call(to, what, tag, timeout_ms, variant, metadata)
     return len(payload).to_bytes(8, "big") + payload
 
 
 def reply_frame(to: int, tag: int, what: bytes) -> bytes:
     """A whole CallReply frame (length prefix included)."""
+    size = len(what)
+    if size < 128:
+        head = _to_fields.get(to)
+        if head is None:
+            head = _to_field(to)
+        fields = [head]
+        if tag:
+            fields += (b"\x10", _SMALL[tag] if tag < 0x80 else varint(tag))
+        if size:
+            fields += (_REPLY_KEYS[size], what)
+        body = b"".join(fields)
+        if len(body) < 126:
+            return _REPLY_HEADS[len(body)] + body
     payload = encode_reply(to, tag, what)
     return len(payload).to_bytes(8, "big") + payload
 
