@@ -62,33 +62,21 @@ class FrameReader:
             raise self._error
         buf = self._buf
         if not buf and type(data) is bytes:
-            return self._feed_bytes(data)
+            # nothing buffered: frames are sliced from the bytes received (one copy each),
+            # and only an incomplete tail is kept
+            frames, pos = self._split(data)
+            if 0 <= pos < len(data):
+                buf += data[pos:] if pos else data
+            return frames
         buf += data
-        frames: list[bytes] = []
-        pos = 0
-        size = len(buf)
-        while size - pos >= 8:
-            (length,) = _unpack_len(buf, pos)
-            if length > self.max_size:
-                self._buf = bytearray()
-                self._error = FrameError(
-                    f"frame of {length} bytes is over the inbound limit of {self.max_size}"
-                )
-                if not frames:
-                    raise self._error
-                return frames
-            end = pos + 8 + length
-            if end > size:
-                break
-            frames.append(bytes(buf[pos + 8 : end]))
-            pos = end
-        if pos:
+        frames, pos = self._split(buf)
+        if pos > 0:
             del buf[:pos]
         return frames
 
-    def _feed_bytes(self, data: bytes) -> list[bytes]:
-        """``feed`` when nothing is buffered: frames are sliced from ``data`` itself (one copy
-        each), and only an incomplete tail is kept."""
+    def _split(self, data: bytes | bytearray) -> tuple[list[bytes], int]:
+        """The complete frames at the start of ``data``, and where the rest begins (-1 after
+        an over-limit prefix: then nothing is kept, and the next ``feed`` raises)."""
         frames: list[bytes] = []
         pos = 0
         size = len(data)
@@ -96,17 +84,16 @@ class FrameReader:
         while size - pos >= 8:
             (length,) = _unpack_len(data, pos)
             if length > limit:
+                self._buf = bytearray()
                 self._error = FrameError(
                     f"frame of {length} bytes is over the inbound limit of {self.max_size}"
                 )
                 if not frames:
                     raise self._error
-                return frames
+                return frames, -1
             end = pos + 8 + length
             if end > size:
                 break
-            frames.append(data[pos + 8 : end])
+            frames.append(bytes(data[pos + 8 : end]))
             pos = end
-        if pos < size:
-            self._buf += data[pos:] if pos else data
-        return frames
+        return frames, pos
