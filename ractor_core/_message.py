@@ -172,6 +172,19 @@ _handling: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar(
 )
 
 
+R_co = TypeVar("R_co", covariant=True)
+
+
+class _Asks(Protocol[R_co]):
+    """Whatever is answered with an ``R_co``: the parameter type of ``ActorRef.call``.
+
+    Covariant, so that a type checker infers the reply type from the message and never from
+    the place the reply goes (``print(await ref.call(Get()))`` stays a ``Get`` call).
+    """
+
+    def _reply_type(self) -> R_co: ...
+
+
 class Call(Generic[R]):
     """Base of rpc messages: ``class Get(Call[int])`` is answered with an ``int``.
 
@@ -201,6 +214,10 @@ class Call(Generic[R]):
             "ActorRef.call(), or its handler already returned; keep message.reply, not "
             "the message, to answer later)"
         )
+
+    def _reply_type(self) -> R:  # pragma: no cover - a typing device, never called
+        """What answers this call (for type checkers only)."""
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- serialized

@@ -24,7 +24,7 @@ from ._errors import (
     WaitTimeout,
 )
 from ._id import ActorId, next_pid
-from ._message import Call, _FuturePort
+from ._message import Call, _Asks, _FuturePort
 from ._supervision import ActorStarted, ActorStatus
 from ._timers import Timer
 
@@ -173,7 +173,7 @@ class ActorRef(Generic[M]):
             )
         await self._cell.send(self, msg)
 
-    async def call(self, msg: Call[R], timeout: float | None = None) -> R:
+    async def call(self, msg: _Asks[R], timeout: float | None = None) -> R:
         """Send an rpc message and await its reply.
 
         The timeout covers the whole call, waiting for room in a bounded mailbox included.
@@ -469,7 +469,7 @@ async def _spawn(
 
 
 async def multi_call(
-    actors: Sequence[ActorRef[Any]], msg: Call[R], timeout: float | None = None
+    actors: Sequence[ActorRef[Any]], msg: _Asks[R], timeout: float | None = None
 ) -> list[R | RactorError]:
     """Call every actor with ``msg`` at once; each result is a reply or an error."""
 

@@ -91,12 +91,16 @@ async def use() -> None:
     assert_type(await ref.call(Get()), int)
     assert_type(await ref.call(Name(), timeout=1.0), str)
     wrong: str = await ref.call(Get())  # type: ignore[arg-type]
+    print(await ref.call(Get()))  # the reply type comes from the message, not the context
+    anything: object = await ref.call(Get())
+    shown = f"{await ref.call(Name())}"
+    widened: float = await ref.call(Get())
     await ref.call(Inc(by=1))  # type: ignore[arg-type]
     await spawn(Counter(), "zero")  # type: ignore[misc]
     results = await multi_call([ref], Get())
     assert_type(results, list[int | RactorError])
     other: ActorRef[Other] = ref  # type: ignore[assignment]
-    del wrong, other
+    del wrong, other, anything, shown, widened
 
 
 async def bounded() -> None:
