@@ -31,6 +31,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ractor_core import RactorError
+
 from ._types import CharKind, FloatKind, IntKind
 
 __all__ = ["Codec", "CodecError", "codec_for", "from_bytes", "to_bytes"]
@@ -40,7 +42,7 @@ T = TypeVar("T")
 _count_of = operator.countOf
 
 
-class CodecError(ValueError):
+class CodecError(RactorError, ValueError):
     """A value could not be encoded, or bytes could not be decoded, for a field type."""
 
 

@@ -5,7 +5,9 @@
     RactorError (ractor_core)
     ├── MessageDeclarationError   a message class is declared wrongly (raised at import)
     ├── SerializationError        a value does not fit its field's wire type (at send)
-    └── DeserializationError      received bytes do not form a valid message
+    ├── DeserializationError      received bytes do not form a valid message
+    ├── CodecError                to_bytes / from_bytes of one value failed (ractor_derive._codecs)
+    └── GenError                  ractor-derive gen found a mistake in a source (file:line)
 
 Each names the message class, the variant and the field concerned.
 """

@@ -98,3 +98,17 @@ def test_typing_expectations_hold_under_mypy_strict() -> None:
         timeout=230,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_exception_the_packages_raise_is_a_ractor_error() -> None:
+    from ractor_core import RactorError
+    from ractor_derive._gen.parse import GenError
+
+    errors = [GenError]
+    for package in PACKAGES:
+        module = importlib.import_module(package)
+        errors += [v for v in vars(module).values()
+                   if inspect.isclass(v) and issubclass(v, BaseException)]
+    assert len(errors) > 10
+    for error in errors:
+        assert issubclass(error, RactorError), error

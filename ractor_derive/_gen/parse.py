@@ -17,6 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from ractor_core import RactorError
+
 from .._codecs import codec_for
 from .._errors import MessageDeclarationError
 from .._message import FamilyInfo, Message, VariantInfo, _builds_without_init
@@ -29,7 +31,7 @@ _INT_NAMES = {(k.bits, k.signed): k.rust.upper() for k in (
     IntKind(b, s) for b in (8, 16, 32, 64, 128) for s in (False, True))}
 
 
-class GenError(Exception):
+class GenError(RactorError):
     """A user mistake in a source: ``where`` is ``file:line``."""
 
     def __init__(self, where: str, message: str) -> None:
