@@ -77,7 +77,7 @@ class Outbound:
         "_lane",
         "_lane_bytes",
         "_lane_pids",
-        "_last_size",
+        "_last_sent",
         "_limits",
         "_loop",
         "_on_failure",
@@ -89,6 +89,7 @@ class Outbound:
         "_scheduled",
         "_waiters",
         "_write",
+        "_written",
         "budget",
     )
 
@@ -117,7 +118,8 @@ class Outbound:
         self._lane_pids: dict[int, int] = {}
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._poll: asyncio.TimerHandle | None = None
-        self._last_size = 0
+        self._written = 0  # bytes handed to the transport
+        self._last_sent = 0  # of them, sent by the transport when last looked at
         self._progress_at = 0.0
 
     # ------------------------------------------------------------------ state
@@ -174,8 +176,9 @@ class Outbound:
             return
         self._put(frame)
 
-    async def room(self, timeout: float | None = None) -> None:
-        """Wait until the lane is below ``send_low`` (and the node has budget).
+    async def room(self, timeout: float | None = None, need: int = 0) -> None:
+        """Wait until the lane is below ``send_low`` and the node's budget has ``need``
+        bytes free.
 
         Raises:
             MessagingError: the session closed meanwhile.
@@ -187,7 +190,7 @@ class Outbound:
             if self._closed:
                 raise MessagingError("the connection is closed; the message was not sent")
             budget = self.budget
-            if self._lane_bytes <= self._limits.send_low and budget.used < budget.cap:
+            if self._lane_bytes <= self._limits.send_low and budget.used + need <= budget.cap:
                 return
             left = None if deadline is None else deadline - loop.time()
             if left is not None and left <= 0:
@@ -246,6 +249,7 @@ class Outbound:
             self._pump()
 
     def _transport_write(self, data: bytes) -> None:
+        self._written += len(data)
         try:
             self._write(data)
         except (RuntimeError, OSError, ConnectionError) as exc:
@@ -263,7 +267,7 @@ class Outbound:
         if self._paused or self._closed:
             return
         self._paused = True
-        self._last_size = self._buffered()
+        self._last_sent = self._written - self._buffered()
         self._progress_at = time.monotonic()
         self._watch()
 
@@ -287,9 +291,10 @@ class Outbound:
         size = self._buffered()
         now = time.monotonic()
         if self._paused:
-            if size < self._last_size:
+            sent = self._written - size  # progress: bytes the peer took (not a smaller buffer:
+            if sent > self._last_sent:  # replies and control frames keep adding to it)
                 self._progress_at = now
-            self._last_size = size
+            self._last_sent = sent
             if size <= self._limits.transport_low:
                 self.resume_writing()
             elif now - self._progress_at > self._limits.stuck_timeout:
@@ -334,8 +339,8 @@ class Outbound:
     def close(self, flush: bool = True) -> int:
         """Write what is coalesced (not the lane), refuse more; return how many casts of
         the lane were not sent."""
-        if flush and not self._closed:
-            self.flush()
+        if flush and not self._closed and self._pending:
+            self._write_pending()  # what is coalesced, not the lane (counted below)
         self._closed = True
         if self._poll is not None:
             self._poll.cancel()

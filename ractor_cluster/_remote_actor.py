@@ -47,6 +47,8 @@ class _Link(Protocol):
     @property
     def proto(self) -> SessionProtocol: ...
 
+    def calls_waiting(self) -> None: ...
+
 
 class PeerActors(RemoteNode):
     """The actors a peer advertised on one session, and the calls waiting on them.
@@ -107,9 +109,10 @@ class PeerActors(RemoteNode):
         out = self.link.out
         return out is not None and out.congested
 
-    async def uncongested(self, timeout: float | None) -> None:
-        """Wait until the session's queued casts are below its low-water mark."""
-        await self._out().room(timeout)
+    async def uncongested(self, timeout: float | None, need: int = 0) -> None:
+        """Wait until the session's queued casts are below its low-water mark (and the
+        node's cap has ``need`` bytes free)."""
+        await self._out().room(timeout, need)
 
     def transmit_call(
         self,
@@ -132,6 +135,7 @@ class PeerActors(RemoteNode):
             self._sweep()
         pending[tag] = (pid, port, decode)
         self.calls_to[pid] = self.calls_to.get(pid, 0) + 1
+        self.link.calls_waiting()
         try:
             out.call(pid, frame)
         except BaseException:

@@ -94,6 +94,7 @@ _BACKLOG_LOW = 1024  # ... and read again below this
 _CHECK_TIMEOUT = 2.0  # the NodeServer answers election questions within this (Rust: 0.5 s)
 _PARKED_HIGH = 4096  # messages held for full mailboxes: stop reading from the socket
 _PARKED_LOW = 1024  # ... and read again below this
+_PARKED_MAX = 65536  # held while calls of this node wait on the peer (reading goes on)
 _SLICE = 0.01  # seconds of control work before the session lets other tasks run
 _SLICE_CHECK = 256  # items between two looks at the clock
 _closing: set[asyncio.Task[None]] = set()  # the peer tables being forgotten
@@ -242,16 +243,12 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             forget = self.loop.create_task(self.peer_actors.close_in_slices(reason))
             _closing.add(forget)
             forget.add_done_callback(_closing.discard)
-        for task in (self.reader_task, self.processor, *self.park_tasks):
+        for task in (self.reader_task, self.processor):
             if task is not None and not task.done() and task is not asyncio.current_task():
                 task.cancel()
         self.backlog.clear()
-        if self.parked_count:
-            _log.info("session %s: %d messages for full mailboxes were not delivered: the "
-                      "connection to %s closed", self.config.node_id, self.parked_count,
-                      self._peer_label())
-            self.parked.clear()
-            self.parked_count = 0
+        # messages held for full mailboxes were received: they are still delivered (the
+        # tasks offering them end when their actor has room for the last, or stops)
         if self.out is not None and not self.out.closed:
             unsent = self.out.close()
             if unsent:
@@ -305,7 +302,9 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
 
     def _ping(self, myself: ActorRef[NodeSessionMessage]) -> None:
         liveness = self.config.liveness_timeout
-        if liveness is not None and time.monotonic() - self.last_heard > liveness:
+        if self.paused or self.park_paused:
+            self.last_heard = time.monotonic()  # not reading is our doing, not the peer's
+        elif liveness is not None and time.monotonic() - self.last_heard > liveness:
             self._finish("liveness_timeout")
             return
         if self.proto.state is SessionState.OPEN:
@@ -745,10 +744,26 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         held.append((msg, port))
         self.parked_count += 1
         if self.parked_count > _PARKED_HIGH and not self.park_paused:
-            # back-pressure: the peer's writes wait in TCP until the mailboxes have room
-            self.park_paused = True
-            self.unparked.clear()
-            self._pause_reading()
+            if not self.peer_actors.pending:
+                # back-pressure: the peer's writes wait in TCP until the mailboxes have room
+                self.park_paused = True
+                self.unparked.clear()
+                self._pause_reading()
+            elif self.parked_count > _PARKED_MAX:
+                # calls of this node wait for replies on this connection, so it cannot stop
+                # reading (an actor with a full mailbox may be one of the callers)
+                _log.warning("session %s (%s): %d messages held for full mailboxes while "
+                             "calls wait on the peer", self.config.node_id,
+                             self._peer_label(), self.parked_count)
+                self._finish("limit_exceeded")
+
+    def calls_waiting(self) -> None:
+        """A local actor now waits for a reply from the peer: read, even with messages held
+        (the caller may be the very actor whose mailbox is full)."""
+        if self.park_paused:
+            self.park_paused = False
+            self.unparked.set()
+            self._resume_reading()
 
     async def _unpark(
         self,
@@ -865,7 +880,8 @@ class _WirePort(RpcReplyPort[Any]):
     def _too_late(self) -> bool:
         # a reply now would be too late, or have no connection to go on
         session = self._session
-        if session.stop_reason is not None:
+        out = session.out
+        if session.stop_reason is not None or out is None or out.closed:
             return True
         return self._deadline is not None and session.loop.time() > self._deadline
 

@@ -429,15 +429,13 @@ class ActorCell(Cell):
         if waiters is None:
             waiters = self._done_waiters = []
         waiters.append(fut)
-        if timeout is None:
-            await fut
-            return
-        handle = self._loop.call_later(timeout, _wait_expired, fut)
+        handle = None if timeout is None else self._loop.call_later(timeout, _wait_expired, fut)
         try:
             await fut
         finally:
-            handle.cancel()
-            if self._done_waiters is not None:
+            if handle is not None:
+                handle.cancel()
+            if self._done_waiters is not None:  # a waiter cancelled or timed out leaves
                 with contextlib.suppress(ValueError):
                     self._done_waiters.remove(fut)
 

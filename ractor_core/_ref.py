@@ -238,6 +238,7 @@ class ActorRef(Generic[M]):
             except BaseException:
                 port._answered = True
                 raise
+            cell = self._cell  # the actor may have gone meanwhile (a remote one, its node)
             try:
                 if cell.put_call(self, msg, port):
                     return

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import pg
 from ._cell import Cell, _wait_expired
-from ._errors import MessagingError
+from ._errors import MailboxFull, MessagingError
 from ._id import ActorId
 from ._message import (
     RpcReplyPort,
@@ -222,10 +222,18 @@ class RemoteNode(Cell):
         """
 
     async def transmit_send(self, pid: int, message: SerializedCast) -> None:
-        """Put a cast on the wire, waiting while the connection is congested."""
-        if self.congested:
-            await self.uncongested(None)
-        self.transmit_cast(pid, message)
+        """Put a cast on the wire, waiting while the connection is congested (a refusal
+        because the node's outbound cap is reached is waited out too)."""
+        while True:
+            if self.congested:
+                await self.uncongested(None)
+            if pid not in self._actors:
+                raise MessagingError(f"remote actor {self.node_id}.{pid} is gone")
+            try:
+                self.transmit_cast(pid, message)
+                return
+            except MailboxFull:
+                await self.uncongested(None, len(message.args) + 64)
 
     @property
     def congested(self) -> bool:
@@ -233,9 +241,9 @@ class RemoteNode(Cell):
         the default never is)."""
         return False
 
-    async def uncongested(self, timeout: float | None) -> None:
-        """Wait until the connection takes messages again (``TimeoutError`` past
-        ``timeout``; ``MessagingError`` if it closes)."""
+    async def uncongested(self, timeout: float | None, need: int = 0) -> None:
+        """Wait until the connection takes messages again, ``need`` more bytes of them
+        (``TimeoutError`` past ``timeout``; ``MessagingError`` if it closes)."""
 
     def forget_calls(self, pid: int, why: str) -> None:
         """Fail the calls waiting on actor ``pid`` (it is gone); the default has none."""
@@ -285,6 +293,8 @@ class RemoteNode(Cell):
     def put_call(self, ref: ActorRef[Any], msg: Any, port: RpcReplyPort[Any]) -> bool:
         """Serialize and transmit a call (False while the connection is congested); its
         reply is decoded by the message."""
+        if self._actors.get(ref.id.pid) is not ref:
+            raise MessagingError(f"remote actor {ref.id} is gone; the call was not sent", msg)
         if self.congested:
             return False
         serialized = serialize(ref, msg)

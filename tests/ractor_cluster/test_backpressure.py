@@ -161,3 +161,79 @@ async def test_messages_held_for_an_actor_that_stops_go_nowhere_and_free_the_bud
     await _until(released)
     await east.stop_and_wait(timeout=5)
     await west.stop_and_wait(timeout=5)
+
+
+async def test_held_messages_are_still_delivered_after_the_sender_disconnects() -> None:
+    inbox = Inbox()
+    west, east, sink, session = await _pair(inbox)
+    for i in range(100):
+        sink.cast(f"m{i}")
+
+    async def holding() -> bool:
+        return bool(session.parked_count > 0)
+
+    await _until(holding)
+    await east.stop_and_wait(timeout=5)  # the peer goes: what it sent was received
+    inbox.gate.set()
+
+    async def all_seen() -> bool:
+        return len(inbox.seen) == 100
+
+    await _until(all_seen)
+    assert inbox.seen == [f"m{i}" for i in range(100)]
+    await west.stop_and_wait(timeout=5)
+
+
+@dataclass
+class Relay:
+    """What the calling sink needs: the counter to call, and how many it handled."""
+
+    counter: ActorRef[Counter] | None = None
+    handled: int = 0
+
+
+class CallingSink(Actor[str, Relay, Relay]):
+    """Each message makes a call back over the same connection before the next is taken."""
+
+    async def pre_start(self, myself: ActorRef[str], args: Relay) -> Relay:
+        return args
+
+    async def handle(self, myself: ActorRef[str], message: str, state: Relay) -> None:
+        assert state.counter is not None
+        assert await state.counter.call(Echo(text=message), timeout=10) == message
+        state.handled += 1
+
+
+async def test_an_actor_with_a_full_mailbox_that_calls_the_sender_does_not_deadlock() -> None:
+    # past 4,096 held messages a session stops reading, but not while its own node waits
+    # for a reply on it: the caller here is the very actor whose mailbox is full
+    relay = Relay()
+    west = await spawn(NodeServer(0, "cookie", "west", "localhost"), None)
+    east = await spawn(NodeServer(0, "cookie", "east", "localhost"), None)
+    await spawn(CallingSink(), relay, name="caller", capacity=4)
+    await spawn(CounterActor(), None, name="counter")
+    info = await west.call(GetNodeInfo(), timeout=2)
+    await client_connect(east, info.connection_string, timeout=5)
+
+    async def advertised() -> bool:
+        return len(_remote_actors("caller")) == 2 and len(_remote_actors("counter")) == 2
+
+    await _until(advertised)
+    (session_info,) = (await west.call(GetSessions(), timeout=2)).values()
+    relay.counter = as_remote(
+        next(r for r in _remote_actors("counter") if r.id.node_id == session_info.node_id),
+        Counter,
+    )
+    caller = as_remote(
+        next(r for r in _remote_actors("caller") if r.id.node_id != session_info.node_id), str
+    )
+    total = 6_000
+    for i in range(total):
+        caller.cast(f"m{i}")
+
+    async def all_handled() -> bool:
+        return relay.handled == total
+
+    await _until(all_handled, timeout=120)
+    await east.stop_and_wait(timeout=5)
+    await west.stop_and_wait(timeout=5)

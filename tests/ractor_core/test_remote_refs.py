@@ -409,3 +409,36 @@ async def test_a_pending_remote_call_fails_promptly_when_the_connection_ends() -
     node.close("connection lost")
     with pytest.raises(ReplyDropped, match="connection lost"):
         await asyncio.wait_for(calling, 2)
+
+
+class _Congested(Recording):
+    """A node whose connection is congested until ``clear()``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jammed = True
+        self.cleared = asyncio.Event()
+
+    @property
+    def congested(self) -> bool:
+        return self.jammed
+
+    async def uncongested(self, timeout: float | None, need: int = 0) -> None:
+        await asyncio.wait_for(self.cleared.wait(), timeout)
+
+    def clear(self) -> None:
+        self.jammed = False
+        self.cleared.set()
+
+
+async def test_a_call_waiting_on_a_congested_node_fails_when_its_actor_goes_meanwhile() -> None:
+    node = _Congested()
+    ref = node.actor(7)
+    call = asyncio.create_task(ref.call(Total(), timeout=5))
+    await asyncio.sleep(0)
+    assert not call.done() and node.calls == []
+    node.terminate(7, "remote")
+    node.clear()
+    with pytest.raises(MessagingError, match="gone"):
+        await asyncio.wait_for(call, 2)
+    assert node.calls == []  # nothing was sent to the terminated actor
