@@ -128,7 +128,7 @@ class ElectionCheck:
 @dataclass(frozen=True, slots=True)
 class Authenticated:
     """The handshake succeeded; the node decides whether this session is the one kept
-    (:meth:`SessionProtocol.elected` / :meth:`SessionProtocol.rejected`)."""
+    (:meth:`SessionProtocol.elected`, or :meth:`SessionProtocol.close`)."""
 
     peer: auth_pb2.NameMessage
 

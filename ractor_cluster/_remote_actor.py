@@ -72,27 +72,6 @@ class PeerActors(RemoteNode):
             raise MessagingError(f"the connection to node {self.node_id} is closed")
         return out
 
-    def cast(self, ref: ActorRef[Any], msg: Any) -> None:
-        """A cast to one of the peer's actors: the hot path in one step (the general path,
-        with every check and error, is ``RemoteNode.cast``)."""
-        serialize = getattr(msg, "serialize", None)
-        out = self.link.out
-        if serialize is not None and out is not None and not out.closed:
-            try:
-                message = serialize()
-            except Exception:
-                message = None  # the general path raises the right error
-            if type(message) is SerializedCast:
-                pid = ref.id.pid
-                try:
-                    out.cast(pid, cast_frame(pid, message.args, message.variant,
-                                             message.metadata))
-                except MessagingError as exc:
-                    exc.unsent = msg
-                    raise
-                return
-        super().cast(ref, msg)
-
     def transmit_cast(self, pid: int, message: SerializedCast) -> None:
         """Write a Cast frame (or queue it while the peer is slow).
 
@@ -100,8 +79,10 @@ class PeerActors(RemoteNode):
             MailboxFull: the node's outbound cap is reached.
             MessagingError: the connection is closed.
         """
-        frame = self.link.proto.cast(pid, message.args, message.variant, message.metadata)
-        self._out().cast(pid, frame)
+        out = self.link.out
+        if out is None or out.closed:
+            raise MessagingError(f"the connection to node {self.node_id} is closed")
+        out.cast(pid, cast_frame(pid, message.args, message.variant, message.metadata))
 
     @property
     def congested(self) -> bool:

@@ -148,7 +148,6 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             is_server=config.is_server, cookie=config.cookie, own=config.own,
             limits=config.limits,
         )
-        self.elected = False
         self.advertised: dict[int, ActorRef[Any]] = {}  # pid -> the local actor
         self.inboxes: dict[int, Inbox] = {}  # pid -> delivery into it (made on first use)
         self.peer_actors = PeerActors(self, config.node_id)  # the peer's actors
@@ -232,7 +231,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.timers.clear()
         if self.ping_timer is not None:
             self.ping_timer.cancel()
-        if self.myself is not None and self.elected:
+        if self.myself is not None:  # (no-ops unless it was elected and monitoring)
             demonitor_pids(self.myself.id)
             pg.demonitor_scope(pg.ALL_SCOPES_NOTIFICATION, self.myself.id)
         reason = self.stop_reason or "session_closed"
@@ -339,7 +338,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
 
     def _forward(self, event: PidLifecycleEvent | ProcessGroupChanged) -> None:
         proto = self.proto
-        if not self.elected or self.stop_reason is not None or proto.state is not SessionState.OPEN:
+        if self.stop_reason is not None or proto.state is not SessionState.OPEN:  # not elected
             return
         if isinstance(event, PidLifecycleEvent):
             ref = event.event.actor
@@ -565,7 +564,6 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             self._finish("session_election_lost")
             return
         self.proto.elected()
-        self.elected = True
         proto = self.proto
         self._schedule_ping(myself)
         if self.config.connection_mode is NodeConnectionMode.TRANSITIVE:
@@ -685,14 +683,14 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             try:
                 msg = inbox.decode_cast(variant, what, metadata)
             except Exception as exc:  # undecodable: dropped, as in Rust
-                _log.debug("dropped a cast to pid %s: %s", to, exc)
+                _log.debug("dropped a cast to pid %s: %s", to, bounded(str(exc), 200))
                 return
             if to not in self.parked:
                 try:
                     if inbox.offer_cast(msg):
                         return
                 except MessagingError as exc:  # the actor stopped: dropped, as in Rust
-                    _log.debug("dropped a cast to pid %s: %s", to, exc)
+                    _log.debug("dropped a cast to pid %s: %s", to, bounded(str(exc), 200))
                     return
             self._hold(to, inbox, msg, None)
         elif arm == "call":
@@ -703,7 +701,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                 msg = inbox.decode_call(variant, what, metadata)
                 encode = msg.encode_reply
             except Exception as exc:  # undecodable: no reply, as in Rust
-                _log.debug("dropped a call to pid %s: %s", to, exc)
+                _log.debug("dropped a call to pid %s: %s", to, bounded(str(exc), 200))
                 return
             timeout = None if timeout_ms is None else timeout_ms / 1000
             port = _WirePort(self, to, tag, timeout, encode)
@@ -712,7 +710,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     if inbox.offer(msg, port):
                         return
                 except MessagingError as exc:  # the actor stopped: no reply, as in Rust
-                    _log.debug("dropped a call to pid %s: %s", to, exc)
+                    _log.debug("dropped a call to pid %s: %s", to, bounded(str(exc), 200))
                     return
             self._hold(to, inbox, msg, port)
         elif arm == "reply":

@@ -255,23 +255,26 @@ class ActorCell(Cell):
     def _refuse(self, ref: ActorRef[Any], msg: Any, what: str) -> MessagingError:
         return MessagingError(f"actor {ref.id} is not running; the {what} was not sent", msg)
 
-    def cast(self, ref: ActorRef[Any], msg: Any) -> None:
-        """Queue a message; ``MailboxFull`` when the bounded mailbox is full."""
-        if not self._limit:
-            raise self._refuse(ref, msg, "message")
-        queue = self._queue
-        if len(queue) >= self._cap:
-            raise MailboxFull(
-                f"the mailbox of actor {ref.id} is full ({self._cap} messages); the message "
-                "was not sent (await send() waits for room)",
-                msg,
-            )
-        queue.append(msg)
+    def _append(self, item: Any) -> None:
+        """Queue ``item`` (a message, an envelope, the drain marker) and wake the loop."""
+        self._queue.append(item)
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+
+    def cast(self, ref: ActorRef[Any], msg: Any) -> None:
+        """Queue a message; ``MailboxFull`` when the bounded mailbox is full."""
+        if not self._limit:
+            raise self._refuse(ref, msg, "message")
+        if len(self._queue) >= self._cap:
+            raise MailboxFull(
+                f"the mailbox of actor {ref.id} is full ({self._cap} messages); the message "
+                "was not sent (await send() waits for room)",
+                msg,
+            )
+        self._append(msg)
 
     def offer(self, msg: Any) -> bool:
         """Queue a message if there is room (for transports); False when full.
@@ -281,15 +284,9 @@ class ActorCell(Cell):
         """
         if not self._limit:
             raise MessagingError("the actor is not running", msg)
-        queue = self._queue
-        if len(queue) >= self._cap:
+        if len(self._queue) >= self._cap:
             return False
-        queue.append(msg)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._append(msg)
         return True
 
     async def send(self, ref: ActorRef[Any], msg: Any) -> None:
@@ -311,15 +308,9 @@ class ActorCell(Cell):
         """Queue a call in its envelope; False when the mailbox is full."""
         if not self._limit:
             raise self._refuse(ref, msg, "call")
-        queue = self._queue
-        if len(queue) >= self._cap:
+        if len(self._queue) >= self._cap:
             return False
-        queue.append(_Envelope(msg, port))
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._append(_Envelope(msg, port))
         return True
 
     async def wait_room(
@@ -405,12 +396,7 @@ class ActorCell(Cell):
         self._fail_putters()
         if self._status >= _RUNNING:
             self._status = _DRAINING
-        self._queue.append(_DRAIN)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._append(_DRAIN)
 
     def _fail_putters(self) -> None:
         putters = self._putters

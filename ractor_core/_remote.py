@@ -264,9 +264,20 @@ class RemoteNode(Cell):
 
     def cast(self, ref: ActorRef[Any], msg: Any) -> None:
         """Serialize and transmit a cast."""
-        serialized = serialize(ref, msg)
-        if not isinstance(serialized, SerializedCast):
-            raise MessagingError(f"{type(msg).__name__} serializes as a call, not a cast", msg)
+        # the common case first: a message that serializes itself into a cast
+        serialize_ = getattr(msg, "serialize", None)
+        serialized: Any = None
+        if serialize_ is not None:
+            try:
+                serialized = serialize_()
+            except Exception:
+                serialized = None  # the general path below raises the right error
+        if type(serialized) is not SerializedCast:
+            serialized = serialize(ref, msg)
+            if not isinstance(serialized, SerializedCast):
+                raise MessagingError(
+                    f"{type(msg).__name__} serializes as a call, not a cast", msg
+                )
         try:
             self.transmit_cast(ref.id.pid, serialized)
         except MessagingError as exc:

@@ -174,32 +174,25 @@ class Message:
         return SerializedCast(info.tag, args)
 
     def encode_reply(self, value: Any) -> bytes:
-        """Encode the reply to this rpc variant as the Rust derive does.
+        """Encode the reply to this rpc variant as the Rust derive does (each cluster rpc
+        variant has its own, with its reply type's codec).
 
         Raises:
             SerializationError: not a cluster rpc variant, or ``value`` does not fit the type.
         """
-        codec = _reply_codec(self)
-        try:
-            return codec.encode(value)
-        except (CodecError, TypeError, ValueError) as exc:
-            raise SerializationError(
-                f"{type(self).__qualname__} reply: {exc}", variant=type(self).__name__
-            ) from exc
+        raise SerializationError(
+            f"{type(self).__qualname__} is not an rpc variant of a cluster message family"
+        )
 
     def decode_reply(self, data: bytes) -> Any:
-        """Decode the reply to this rpc variant.
+        """Decode the reply to this rpc variant (each cluster rpc variant has its own).
 
         Raises:
             DeserializationError: not a cluster rpc variant, or the bytes do not decode.
         """
-        codec = _reply_codec(self)
-        try:
-            return codec.decode(data)
-        except (CodecError, TypeError, ValueError) as exc:
-            raise DeserializationError(
-                f"{type(self).__qualname__} reply: {exc}", variant=type(self).__name__
-            ) from exc
+        raise DeserializationError(
+            f"{type(self).__qualname__} is not an rpc variant of a cluster message family"
+        )
 
     @classmethod
     def deserialize(cls, message: SerializedMessage, /) -> Self:
@@ -218,15 +211,6 @@ class Message:
                 return obj
         result: Self = _deserialize(cls, message)
         return result
-
-
-def _reply_codec(message: Message) -> Codec:
-    info = type(message).__ractor_variant__
-    if info is None or info.reply_codec is None:
-        raise SerializationError(
-            f"{type(message).__qualname__} is not an rpc variant of a cluster message family"
-        )
-    return info.reply_codec
 
 
 def _deserialize(cls: type[Message], message: SerializedMessage) -> Any:
