@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._gen.parse import GenError, load
-from ._gen.render import outputs
 
 __all__ = ["main"]
+
+_NO_JINJA = "ractor-derive gen needs jinja2: pip install 'ractor-py[codegen]'"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +42,13 @@ def _source_dir(rel: str) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ractor-derive``."""
     args = _parser().parse_args(argv)
+    try:
+        from ._gen.render import outputs  # jinja2: the codegen extra, needed only here
+    except ModuleNotFoundError as exc:
+        if exc.name != "jinja2":
+            raise
+        print(_NO_JINJA, file=sys.stderr)
+        return 2
     stale: list[str] = []
     written: list[str] = []
     failed = False
