@@ -2,15 +2,17 @@
 
 The public API is what this module re-exports; submodules are private, except
 :mod:`ractor_core.pg` (process groups) and :mod:`ractor_core.transport` (the seam for
-transports such as ``ractor_cluster``; applications do not need it).
+transports such as ``ractor_cluster``; applications do not need it) and
+:mod:`ractor_core.supervisor` (supervisors; the classes are re-exported here).
 """
 
 from __future__ import annotations
 
 import logging
 
-from . import pg, transport  # noqa: F401 - ractor_core.transport, for transports
+from . import pg, supervisor, transport  # noqa: F401 - ractor_core.transport, for transports
 from ._actor import Actor
+from ._derived import DerivedActorRef
 from ._errors import (
     CallError,
     CallTimeout,
@@ -49,6 +51,16 @@ from ._supervision import (
     SupervisionEvent,
 )
 from ._timers import Timer
+from .supervisor import (
+    ChildSpec,
+    DynamicSupervisor,
+    MaxRestartsExceeded,
+    Restart,
+    Strategy,
+    Supervisor,
+    SupervisorError,
+    SupervisorMsg,
+)
 
 logging.getLogger("ractor").addHandler(logging.NullHandler())
 
@@ -64,10 +76,14 @@ __all__ = [
     "Call",
     "CallError",
     "CallTimeout",
+    "ChildSpec",
+    "DerivedActorRef",
+    "DynamicSupervisor",
     "GroupChange",
     "GroupJoin",
     "GroupLeave",
     "MailboxFull",
+    "MaxRestartsExceeded",
     "MessagingError",
     "OutputPort",
     "PidLifecycleEvent",
@@ -77,10 +93,15 @@ __all__ = [
     "RactorError",
     "ReplyDropped",
     "ReplyPortError",
+    "Restart",
     "RpcReplyPort",
     "SpawnError",
+    "Strategy",
     "Subscription",
     "SupervisionEvent",
+    "Supervisor",
+    "SupervisorError",
+    "SupervisorMsg",
     "Timer",
     "WaitTimeout",
     "all_actors",
@@ -91,6 +112,7 @@ __all__ = [
     "registered",
     "spawn",
     "spawn_linked",
+    "supervisor",
     "where_is",
     "where_is_pid",
 ]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from . import _registry
 from ._cell import ActorCell, Cell
+from ._derived import DerivedActorRef, _derive
 from ._errors import (
     CallError,
     CallTimeout,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["ActorRef", "multi_call", "spawn", "spawn_linked"]
 
 M = TypeVar("M")
+N = TypeVar("N")
 S = TypeVar("S")
 A = TypeVar("A")
 R = TypeVar("R")
@@ -210,6 +212,14 @@ class ActorRef(Generic[M]):
             return await fut
         finally:
             handle.cancel()
+
+    def derive(self, convert: Callable[[N], M]) -> DerivedActorRef[N]:
+        """A ref to this actor taking messages ``N``, each delivered as ``convert(msg)``.
+
+        Narrow what a holder may send (``convert`` returning its argument, typed
+        ``Callable[[Sub], M]``) or wrap a type of its own (``convert=Wrapped``).
+        """
+        return _derive(self, convert)
 
     async def _wait_room(
         self, cell: Cell, msg: Any, port: _FuturePort[Any], timeout: float | None, start: float
