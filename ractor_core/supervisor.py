@@ -175,12 +175,20 @@ class MaxRestartsExceeded(SupervisorError):
 # --------------------------------------------------------------------------- child specs
 
 
-def _check_seconds(what: str, value: float | None, *, zero: bool) -> None:
+# Arguments are checked at run time too (callers need not be type-checked), through
+# ``object`` so that the type checkers do not call the checks redundant.
+
+
+def _is(value: object, kind: type[Any] | tuple[type[Any], ...]) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def _check_seconds(what: str, value: object, *, zero: bool) -> None:
     if value is None:
         return
     if (
-        not isinstance(value, int | float)
-        or isinstance(value, bool)
+        not _is(value, (int, float))
+        or not isinstance(value, int | float)
         or not math.isfinite(value)
         or value < 0
         or (value == 0 and not zero)
@@ -237,11 +245,11 @@ class ChildSpec(Generic[M]):
         start_timeout: float | None = None,
         capacity: int | None = None,
     ) -> None:
-        if not isinstance(id, str) or not id:
+        if not _is(id, str) or not id:
             raise ValueError(f"a child id is a non-empty string, got {id!r}")
-        if not isinstance(actor, Actor):
+        if not _is(actor, Actor):
             raise TypeError(f"child {id!r}: actor is an Actor instance, got {actor!r}")
-        if not isinstance(restart, Restart):
+        if not _is(restart, Restart):
             raise TypeError(f"child {id!r}: restart is a Restart, got {restart!r}")
         if backoff is not None and not callable(backoff):
             raise TypeError(f"child {id!r}: backoff is a callable or None, got {backoff!r}")
@@ -479,23 +487,19 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
         max_children: int | None,
         dynamic: bool,
     ) -> None:
-        if not isinstance(strategy, Strategy):
+        if not _is(strategy, Strategy):
             raise TypeError(f"strategy is a Strategy, got {strategy!r}")
-        if not isinstance(max_restarts, int) or isinstance(max_restarts, bool) or max_restarts < 0:
+        if not _is(max_restarts, int) or max_restarts < 0:
             raise ValueError(f"max_restarts is a whole number >= 0, got {max_restarts!r}")
-        if max_seconds is None:  # pyright: ignore[reportUnnecessaryComparison]
-            raise ValueError("max_seconds is a finite number of seconds > 0, got None")
         _check_seconds("max_seconds", max_seconds, zero=False)
-        if max_children is not None and (
-            not isinstance(max_children, int)
-            or isinstance(max_children, bool)
-            or max_children < 1
-        ):
+        if not _is(max_seconds, (int, float)):
+            raise ValueError(f"max_seconds is a finite number of seconds > 0, got {max_seconds!r}")
+        if max_children is not None and (not _is(max_children, int) or max_children < 1):
             raise ValueError(f"max_children is a whole number >= 1 or None, got {max_children!r}")
         specs = list(children)
         seen: set[str] = set()
         for spec in specs:
-            if not isinstance(spec, ChildSpec):
+            if not _is(spec, ChildSpec):
                 raise TypeError(f"children are ChildSpec instances, got {spec!r}")
             if spec.id in seen:
                 raise ValueError(f"two children have the id {spec.id!r}")
@@ -644,7 +648,7 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
 
     async def _add_child(self, state: _State, spec: ChildSpec[Any]) -> ActorRef[Any] | Exception:
         label = _label(state.myself)
-        if not isinstance(spec, ChildSpec):  # pyright: ignore[reportUnnecessaryIsInstance]
+        if not _is(spec, ChildSpec):
             return TypeError(f"start_child takes a ChildSpec, got {spec!r}")
         if spec.id in state.children:
             return SupervisorError(f"supervisor {label} already has a child {spec.id!r}")

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["ractor_core", "ractor_derive", "ractor_cluster"]
-PUBLIC_MODULES = [*PACKAGES, "ractor_core.transport", "ractor_core.pg"]
+PUBLIC_MODULES = [*PACKAGES, "ractor_core.transport", "ractor_core.pg", "ractor_core.supervisor"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)
