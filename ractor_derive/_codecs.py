@@ -8,7 +8,7 @@ their own ``into_bytes`` / ``from_bytes``.
 
 Decoding is stricter than Rust's, on purpose: Rust ignores bytes past a number's width, a
 trailing partial list item, and reads any bool byte but ``01`` as false; here each of those
-is a :class:`CodecError`. Every value a Rust peer *encodes* decodes the same here, so the
+is a :class:`DeserializationError`. Every value a Rust peer *encodes* decodes the same here, so the
 strictness rejects only malformed input, which Rust would have decoded silently into
 something else.
 
@@ -26,57 +26,43 @@ import math
 import operator
 import struct
 import sys
-import types
-import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ractor_core import RactorError
+from ._errors import CodecError, DeserializationError, SerializationError
+from ._plan import Wire, wire_of
 
-from ._types import CharKind, FloatKind, IntKind
-
-__all__ = ["Codec", "CodecError", "codec_for", "from_bytes", "to_bytes"]
+__all__ = ["Codec", "CodecError", "codec_for", "codec_of", "from_bytes", "to_bytes"]
 
 T = TypeVar("T")
 
 _count_of = operator.countOf
 
 
-class CodecError(RactorError, ValueError):
-    """A value could not be encoded, or bytes could not be decoded, for a field type."""
-
-
 class Codec:
-    """Encoder and decoder of one field type; ``rust`` names the matching Rust type.
+    """Encoder and decoder of one field type, built from its :class:`~ractor_derive._plan.Wire`.
 
-    ``fmt`` and ``kind`` are hints for the message derive, which packs fixed-width scalars and
-    ``str`` / ``bytes`` / numeric list fields inline: ``fmt`` is the ``struct`` format
-    character of a fixed-width scalar, or of the items of a list of integers or f64 (packed
-    exactly as ``list_structs(fmt)[n]`` does), and None otherwise; ``kind`` is one of
-    ``"int"``, ``"float"``, ``"f32"``, ``"bool"``, ``"unit"``, ``"str"``, ``"bytes"``,
-    ``"list"`` or ``"other"``.
+    ``encode`` raises :class:`SerializationError`, ``decode`` :class:`DeserializationError`.
+    ``rust`` names the matching Rust type; ``fixed_width``, ``fmt`` and ``kind`` are the wire's
+    (see ``Wire``), kept here for the callers that hold a codec.
     """
 
-    __slots__ = ("decode", "encode", "fixed_width", "fmt", "kind", "python", "rust")
+    __slots__ = ("decode", "encode", "fixed_width", "fmt", "kind", "python", "rust", "wire")
 
     def __init__(
         self,
         encode: Callable[[Any], bytes],
         decode: Callable[[bytes], Any],
-        rust: str,
-        python: str,
-        fixed_width: int | None = None,
-        *,
-        fmt: str | None = None,
-        kind: str = "other",
+        wire: Wire,
     ) -> None:
         self.encode = encode
         self.decode = decode
-        self.rust = rust
-        self.python = python
-        self.fixed_width = fixed_width
-        self.fmt = fmt
-        self.kind = kind
+        self.wire = wire
+        self.rust = wire.rust
+        self.python = wire.python
+        self.fixed_width = wire.width
+        self.fmt = wire.fmt
+        self.kind = wire.kind
 
     def __repr__(self) -> str:
         return f"<Codec {self.python} as {self.rust}>"
@@ -91,37 +77,30 @@ def _show_int(value: int) -> str:
 
 # ------------------------------------------------------------------------- scalars
 
-_STRUCT_INT = {
-    (8, False): "B",
-    (16, False): "H",
-    (32, False): "I",
-    (64, False): "Q",
-    (8, True): "b",
-    (16, True): "h",
-    (32, True): "i",
-    (64, True): "q",
-}
-
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _F32 = struct.Struct(">f")
 _F64 = struct.Struct(">d")
 
 
-def _int_codec(kind: IntKind) -> Codec:
-    width = kind.bits // 8
+def _int_codec(wire: Wire) -> Codec:
+    kind = wire.int_kind
+    assert kind is not None and wire.width is not None
+    width = wire.width
     low, high, rust = kind.low, kind.high, kind.rust
-    fmt = _STRUCT_INT.get((kind.bits, kind.signed))
+    fmt = wire.fmt
 
     def check(value: Any) -> int:
         if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise CodecError(f"expected an int for {rust}, got {type(value).__name__}")
+            raise SerializationError(f"expected an int for {rust}, got {type(value).__name__}")
         if value < low or value > high:
-            raise CodecError(f"{_show_int(value)} is out of range for {rust} ({low}..={high})")
+            raise SerializationError(
+                f"{_show_int(value)} is out of range for {rust} ({low}..={high})"
+            )
         return int(value)
 
     def wrong_size(data: bytes) -> CodecError:
-        return CodecError(f"{rust} takes {width} bytes, got {len(data)}")
+        return DeserializationError(f"{rust} takes {width} bytes, got {len(data)}")
 
     if fmt is not None:
         packer = struct.Struct(">" + fmt)
@@ -153,17 +132,17 @@ def _int_codec(kind: IntKind) -> Codec:
                 raise wrong_size(data)
             return int.from_bytes(data, "big", signed=signed)
 
-    return Codec(encode, decode, rust, "int", width, fmt=fmt, kind="int")
+    return Codec(encode, decode, wire)
 
 
 def _as_float(value: Any, rust: str) -> float:
     """``value`` as a float for a ``rust`` field: a float or an int that a double holds."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CodecError(f"expected a float for {rust}, got {type(value).__name__}")
+        raise SerializationError(f"expected a float for {rust}, got {type(value).__name__}")
     try:
         return float(value)
     except OverflowError as exc:  # an int too large for a double
-        raise CodecError(f"{_show_int(int(value))} does not fit in {rust}") from exc
+        raise SerializationError(f"{_show_int(int(value))} does not fit in {rust}") from exc
 
 
 def _f32_nan_encode(value: float) -> bytes:
@@ -185,14 +164,15 @@ def _f32_nan_decode(data: bytes) -> float:
     return value
 
 
-def _float_codec(kind: FloatKind) -> Codec:
-    rust = kind.rust
-    width = kind.bits // 8
+def _float_codec(wire: Wire) -> Codec:
+    rust = wire.rust
+    assert wire.width is not None
+    width = wire.width
 
     def wrong_size(data: bytes) -> CodecError:
-        return CodecError(f"{rust} takes {width} bytes, got {len(data)}")
+        return DeserializationError(f"{rust} takes {width} bytes, got {len(data)}")
 
-    if kind.bits == 64:
+    if wire.kind == "float":
         pack64, unpack64 = _F64.pack, _F64.unpack
 
         def encode64(value: Any) -> bytes:
@@ -207,7 +187,7 @@ def _float_codec(kind: FloatKind) -> Codec:
                 raise wrong_size(data) from None
             return value
 
-        return Codec(encode64, decode64, rust, "float", width, fmt="d", kind="float")
+        return Codec(encode64, decode64, wire)
 
     pack32, unpack32 = _F32.pack, _F32.unpack
 
@@ -219,7 +199,7 @@ def _float_codec(kind: FloatKind) -> Codec:
         try:
             return pack32(value)
         except (OverflowError, struct.error) as exc:
-            raise CodecError(f"{value} does not fit in {rust}") from exc
+            raise SerializationError(f"{value} does not fit in {rust}") from exc
 
     def decode32(data: bytes) -> float:
         try:
@@ -230,7 +210,7 @@ def _float_codec(kind: FloatKind) -> Codec:
             return _f32_nan_decode(data)
         return value
 
-    return Codec(encode32, decode32, rust, "float", width, fmt="f", kind="f32")
+    return Codec(encode32, decode32, wire)
 
 
 def _bool_encode(value: Any) -> bytes:
@@ -238,7 +218,7 @@ def _bool_encode(value: Any) -> bytes:
         return b"\x01"
     if value is False:
         return b"\x00"
-    raise CodecError(f"expected a bool, got {type(value).__name__}")
+    raise SerializationError(f"expected a bool, got {type(value).__name__}")
 
 
 def _bool_decode(data: bytes) -> bool:
@@ -246,20 +226,20 @@ def _bool_decode(data: bytes) -> bool:
         return True
     if data == b"\x00":
         return False
-    raise CodecError(f"a bool is one byte 00 or 01, got {data[:8].hex() or 'nothing'}")
+    raise DeserializationError(f"a bool is one byte 00 or 01, got {data[:8].hex() or 'nothing'}")
 
 
-def _check_scalar(code: int) -> str:
+def _check_scalar(code: int, error: type[CodecError]) -> str:
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        raise CodecError(f"{code:#x} is not a Unicode scalar value")
+        raise error(f"{code:#x} is not a Unicode scalar value")
     return chr(code)
 
 
 def _char_encode(value: Any) -> bytes:
     if not isinstance(value, str) or len(value) != 1:
-        raise CodecError(f"a char is a one-character str, got {value!r}")
+        raise SerializationError(f"a char is a one-character str, got {value!r}")
     code = ord(value)
-    _check_scalar(code)
+    _check_scalar(code, SerializationError)
     return _U32.pack(code)
 
 
@@ -267,17 +247,17 @@ def _char_decode(data: bytes) -> str:
     try:
         (code,) = _U32.unpack(data)
     except struct.error:
-        raise CodecError(f"a char takes 4 bytes, got {len(data)}") from None
-    return _check_scalar(code)
+        raise DeserializationError(f"a char takes 4 bytes, got {len(data)}") from None
+    return _check_scalar(code, DeserializationError)
 
 
 def _str_encode(value: Any) -> bytes:
     if not isinstance(value, str):
-        raise CodecError(f"expected a str, got {type(value).__name__}")
+        raise SerializationError(f"expected a str, got {type(value).__name__}")
     try:
         return value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise CodecError(f"the str cannot be encoded as UTF-8: {exc.reason}") from exc
+        raise SerializationError(f"the str cannot be encoded as UTF-8: {exc.reason}") from exc
 
 
 def _str_decode(data: bytes) -> str:
@@ -286,7 +266,7 @@ def _str_decode(data: bytes) -> str:
             return data.decode("utf-8")
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CodecError(f"invalid UTF-8 at byte {exc.start}") from exc
+        raise DeserializationError(f"invalid UTF-8 at byte {exc.start}") from exc
 
 
 def _bytes_encode(value: Any) -> bytes:
@@ -294,28 +274,28 @@ def _bytes_encode(value: Any) -> bytes:
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
-    raise CodecError(f"expected bytes, got {type(value).__name__}")
+    raise SerializationError(f"expected bytes, got {type(value).__name__}")
 
 
 def _unit_encode(value: Any) -> bytes:
     if value is not None:
-        raise CodecError(f"expected None (unit), got {type(value).__name__}")
+        raise SerializationError(f"expected None (unit), got {type(value).__name__}")
     return b""
 
 
 def _unit_decode(data: bytes) -> None:
     if data:
-        raise CodecError(f"unit takes no bytes, got {len(data)}")
+        raise DeserializationError(f"unit takes no bytes, got {len(data)}")
     return None
 
 
-_BOOL = Codec(_bool_encode, _bool_decode, "bool", "bool", 1, fmt="?", kind="bool")
-_CHAR = Codec(_char_encode, _char_decode, "char", "str", 4)
-_STR = Codec(_str_encode, _str_decode, "String", "str", kind="str")
-_BYTES = Codec(_bytes_encode, bytes, "Vec<u8>", "bytes", kind="bytes")
-_UNIT = Codec(_unit_encode, _unit_decode, "()", "None", kind="unit")
-_I64 = _int_codec(IntKind(64, True))
-_F64_CODEC = _float_codec(FloatKind(64))
+_SCALARS: dict[str, tuple[Callable[[Any], bytes], Callable[[bytes], Any]]] = {
+    "bool": (_bool_encode, _bool_decode),
+    "char": (_char_encode, _char_decode),
+    "str": (_str_encode, _str_decode),
+    "bytes": (_bytes_encode, bytes),
+    "unit": (_unit_encode, _unit_decode),
+}
 
 
 # ------------------------------------------------------------------------- lists
@@ -363,15 +343,12 @@ def _array_code(fmt: str) -> str:
     raise TypeError(f"no array type code for the struct format {fmt!r}")  # pragma: no cover
 
 
-def _list_codec(item: Codec) -> Codec:
+def _list_codec(wire: Wire) -> Codec:
+    assert wire.item is not None
+    item = codec_of(wire.item)
     width = item.fixed_width
-    if width is None:
-        raise TypeError(
-            f"list[{item.python}] has no Rust BytesConvertable encoding: only lists of "
-            "fixed-width items (integers, floats, bool, Char) are supported"
-        )
-    rust = f"Vec<{item.rust}>"
-    python = f"list[{item.python}]"
+    assert width is not None
+    rust = wire.rust
     item_encode, item_decode = item.encode, item.decode
 
     # The general paths: item by item, with each item's error message. The fast paths below
@@ -379,12 +356,12 @@ def _list_codec(item: Codec) -> Codec:
 
     def encode_items(value: Any) -> bytes:
         if not isinstance(value, list):
-            raise CodecError(f"expected a list for {rust}, got {type(value).__name__}")
+            raise SerializationError(f"expected a list for {rust}, got {type(value).__name__}")
         return b"".join([item_encode(v) for v in value])
 
     def decode_items(data: bytes) -> list[Any]:
         if len(data) % width:
-            raise CodecError(
+            raise DeserializationError(
                 f"{rust} takes a multiple of {width} bytes, got {len(data)} "
                 "(a trailing partial item)"
             )
@@ -392,7 +369,7 @@ def _list_codec(item: Codec) -> Codec:
 
     fmt = item.fmt
     if fmt is None:  # Char, 128-bit integers
-        return Codec(encode_items, decode_items, rust, python, kind="list")
+        return Codec(encode_items, decode_items, wire)
 
     if item.kind == "bool":
 
@@ -406,7 +383,7 @@ def _list_codec(item: Codec) -> Codec:
                 return list(map(_is_one, data))
             return decode_items(data)  # raises, naming the bad byte
 
-        return Codec(encode_bools, decode_bools, rust, python, kind="list")
+        return Codec(encode_bools, decode_bools, wire)
 
     structs = list_structs(fmt)
     code = _array_code(fmt)
@@ -452,7 +429,7 @@ def _list_codec(item: Codec) -> Codec:
                 return decode_items(data)
             return values
 
-        return Codec(encode_f32, decode_f32, rust, python, kind="list")
+        return Codec(encode_f32, decode_f32, wire)
 
     if fmt == "B":  # Vec<u8>: one byte per item
 
@@ -464,7 +441,7 @@ def _list_codec(item: Codec) -> Codec:
                     pass
             return encode_items(value)
 
-        return Codec(encode_u8, list, rust, python, fmt=fmt, kind="list")
+        return Codec(encode_u8, list, wire)
 
     item_type = float if item.kind == "float" else int
 
@@ -484,7 +461,7 @@ def _list_codec(item: Codec) -> Codec:
             return decode_items(data)  # raises: a trailing partial item
         return unpack(data)
 
-    return Codec(encode, decode, rust, python, fmt=fmt, kind="list")
+    return Codec(encode, decode, wire)
 
 
 # ------------------------------------------------------------------------- models
@@ -506,17 +483,19 @@ def _read_varint(data: bytes) -> tuple[int, int]:
         value |= (byte & 0x7F) << (7 * i)
         if not byte & 0x80:
             if value >= 1 << 64:
-                raise CodecError("varint exceeds 64 bits")
+                raise DeserializationError("varint exceeds 64 bits")
             return value, i + 1
-    raise CodecError("truncated or overlong varint")
+    raise DeserializationError("truncated or overlong varint")
 
 
-def _protobuf_codec(cls: type[Any]) -> Codec:
+def _protobuf_codec(wire: Wire) -> Codec:
+    cls = wire.cls
+    assert cls is not None
     name = cls.__name__
 
     def encode(value: Any) -> bytes:
         if not isinstance(value, cls):
-            raise CodecError(f"expected a {name}, got {type(value).__name__}")
+            raise SerializationError(f"expected a {name}, got {type(value).__name__}")
         body: bytes = value.SerializeToString()
         return _varint(len(body)) + body
 
@@ -525,17 +504,19 @@ def _protobuf_codec(cls: type[Any]) -> Codec:
         try:
             size, pos = _read_varint(data)
         except CodecError as exc:
-            raise CodecError(f"{name}: malformed length: {exc}") from exc
+            raise DeserializationError(f"{name}: malformed length: {exc}") from exc
         if pos + size != len(data):
-            raise CodecError(f"{name}: length {size} does not match the {len(data) - pos} bytes")
+            raise DeserializationError(
+                f"{name}: length {size} does not match the {len(data) - pos} bytes"
+            )
         msg = cls()
         try:
             msg.ParseFromString(data[pos:])
         except Exception as exc:
-            raise CodecError(f"{name}: malformed protobuf ({exc})") from exc
+            raise DeserializationError(f"{name}: malformed protobuf ({exc})") from exc
         return msg
 
-    return Codec(encode, decode, f"{name} (prost)", name)
+    return Codec(encode, decode, wire)
 
 
 def _has_non_finite(value: Any) -> bool:
@@ -548,73 +529,72 @@ def _has_non_finite(value: Any) -> bool:
     return False
 
 
-def _pydantic_codec(cls: type[Any]) -> Codec:
+def _pydantic_codec(wire: Wire) -> Codec:
+    cls = wire.cls
+    assert cls is not None
     name = cls.__name__
 
     def encode(value: Any) -> bytes:
         if not isinstance(value, cls):
-            raise CodecError(f"expected a {name}, got {type(value).__name__}")
+            raise SerializationError(f"expected a {name}, got {type(value).__name__}")
         if _has_non_finite(value.model_dump()):
             # pydantic would write null, which then fails to decode as a float: refuse now
-            raise CodecError(f"{name}: JSON cannot carry a NaN or infinite float")
+            raise SerializationError(f"{name}: JSON cannot carry a NaN or infinite float")
         return bytes(value.model_dump_json().encode("utf-8"))
 
     def decode(data: bytes) -> Any:
         try:
             return cls.model_validate_json(bytes(data))
         except Exception as exc:  # pydantic.ValidationError, or bad JSON
-            raise CodecError(f"{name}: {exc}".splitlines()[0]) from exc
+            raise DeserializationError(f"{name}: {exc}".splitlines()[0]) from exc
 
-    return Codec(encode, decode, f"{name} (serde_json)", name)
+    return Codec(encode, decode, wire)
 
 
-def _user_codec(cls: type[Any]) -> Codec:
+def _user_codec(wire: Wire) -> Codec:
+    cls = wire.cls
+    assert cls is not None
     name = cls.__name__
 
     def encode(value: Any) -> bytes:
         if not isinstance(value, cls):
-            raise CodecError(f"expected a {name}, got {type(value).__name__}")
+            raise SerializationError(f"expected a {name}, got {type(value).__name__}")
         out = value.into_bytes()
         if not isinstance(out, bytes):
-            raise CodecError(f"{name}.into_bytes() returned {type(out).__name__}, not bytes")
+            raise SerializationError(
+                f"{name}.into_bytes() returned {type(out).__name__}, not bytes"
+            )
         return out
 
     def decode(data: bytes) -> Any:
         try:
             return cls.from_bytes(bytes(data))
-        except CodecError:
+        except DeserializationError:
             raise
         except Exception as exc:
-            raise CodecError(f"{name}.from_bytes failed: {exc!r}") from exc
+            raise DeserializationError(f"{name}.from_bytes failed: {exc!r}") from exc
 
-    return Codec(encode, decode, name, name)
-
-
-def _has_base(tp: Any, module: str, name: str) -> bool:
-    return isinstance(tp, type) and any(
-        (getattr(b, "__module__", None) or "").startswith(module) and b.__name__ == name
-        for b in tp.__mro__
-    )
+    return Codec(encode, decode, wire)
 
 
-def _is_protobuf(tp: Any) -> bool:
-    return _has_base(tp, "google.protobuf", "Message")
-
-
-def _is_pydantic(tp: Any) -> bool:
-    return _has_base(tp, "pydantic", "BaseModel")
-
-
-def _type_name(tp: Any) -> str:
-    """How an annotation is shown in messages: a class by name, anything else in full."""
-    if isinstance(tp, type) and typing.get_origin(tp) is None:
-        return tp.__name__
-    return repr(tp)
+_BUILDERS: dict[str, Callable[[Wire], Codec]] = {
+    "int": _int_codec,
+    "float": _float_codec,
+    "f32": _float_codec,
+    "list": _list_codec,
+    "protobuf": _protobuf_codec,
+    "pydantic": _pydantic_codec,
+    "user": _user_codec,
+}
 
 
 @functools.cache
-def _codec_for_hashable(tp: Any) -> Codec:
-    return _build(tp)
+def codec_of(wire: Wire) -> Codec:
+    """The codec of a wire (one per wire, shared)."""
+    scalar = _SCALARS.get(wire.kind)
+    if scalar is not None:
+        return Codec(*scalar, wire)
+    return _BUILDERS[wire.kind](wire)
 
 
 def codec_for(tp: Any) -> Codec:
@@ -623,73 +603,14 @@ def codec_for(tp: Any) -> Codec:
     Raises:
         TypeError: the type has no wire encoding (with the reason).
     """
-    try:
-        hash(tp)
-    except TypeError:  # e.g. Annotated with unhashable metadata: build it every time
-        return _build(tp)
-    return _codec_for_hashable(tp)
-
-
-def _build(tp: Any) -> Codec:
-    if typing.get_origin(tp) is typing.Annotated:
-        base, *meta = typing.get_args(tp)
-        for marker in meta:
-            if isinstance(marker, IntKind):
-                if base is not int:
-                    raise TypeError(f"{marker.rust} annotates int, not {base!r}")
-                return _int_codec(marker)
-            if isinstance(marker, FloatKind):
-                return _float_codec(marker)
-            if isinstance(marker, CharKind):
-                return _CHAR
-        return _build(base)
-    if tp is bool:
-        return _BOOL
-    if tp is int:
-        return _I64
-    if tp is float:
-        return _F64_CODEC
-    if tp is str:
-        return _STR
-    if tp is bytes:
-        return _BYTES
-    if tp is None or tp is type(None):
-        return _UNIT
-    origin = typing.get_origin(tp)
-    if origin is list:
-        args = typing.get_args(tp)
-        if len(args) != 1:
-            raise TypeError(
-                f"{_type_name(tp)}: a list field takes exactly one item type, e.g. list[U32]"
-            )
-        return _list_codec(_build(args[0]))
-    if origin in (typing.Union, types.UnionType):
-        raise TypeError(
-            f"{tp!r}: unions and Optional have no Rust BytesConvertable encoding; "
-            "write a BytesConvertable class for them"
-        )
-    if _is_protobuf(tp):
-        return _protobuf_codec(tp)
-    if _is_pydantic(tp):
-        return _pydantic_codec(tp)
-    if (
-        isinstance(tp, type)
-        and callable(getattr(tp, "into_bytes", None))
-        and callable(getattr(tp, "from_bytes", None))
-    ):
-        return _user_codec(tp)
-    raise TypeError(
-        f"{_type_name(tp)!r} has no wire encoding: use a built-in type (U8…U128, "
-        "I8…I128, int, F32, float, bool, Char, str, bytes, None, list[...]), a protobuf "
-        "message, a pydantic model, or a class with into_bytes/from_bytes"
-    )
+    return codec_of(wire_of(tp))
 
 
 def to_bytes(value: Any, tp: Any) -> bytes:
     """Encode ``value`` as the Rust type that ``tp`` names (e.g. ``to_bytes(7, U32)``).
 
     Raises:
-        CodecError: the value does not fit the type.
+        SerializationError: the value does not fit the type.
         TypeError: the type has no wire encoding.
     """
     return codec_for(tp).encode(value)
@@ -699,7 +620,7 @@ def from_bytes(data: bytes, tp: Any) -> Any:
     """Decode ``data`` as the Rust type that ``tp`` names (e.g. ``from_bytes(b, U32)``).
 
     Raises:
-        CodecError: the bytes are malformed for the type.
+        DeserializationError: the bytes are malformed for the type.
         TypeError: the type has no wire encoding.
     """
     return codec_for(tp).decode(data)

@@ -35,8 +35,6 @@ general path, which gives the same result or raises the same error as it always 
 from __future__ import annotations
 
 import dataclasses
-import keyword
-import operator
 import re
 import struct
 import sys
@@ -49,8 +47,20 @@ from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 from ractor_core import Call, RpcReplyPort
 from ractor_core.transport import SerializedCall, SerializedCast, SerializedMessage
 
-from ._codecs import LIST_STRUCT_MAX, Codec, CodecError, codec_for, list_structs
+from ._codecs import Codec, codec_for, codec_of
+from ._compile import (
+    ArgsSource,
+    Fallback,
+    args_source,
+    compile_function,
+    field_defaults,
+    init_params,
+    init_source,
+    inlinable,
+    materialize,
+)
 from ._errors import DeserializationError, MessageDeclarationError, SerializationError
+from ._plan import FieldPlan
 
 __all__ = [
     "FamilyInfo",
@@ -103,6 +113,14 @@ class VariantInfo:
     family: FamilyInfo
     encode_args: Callable[[Any], bytes] | None = None
     decode_args: Callable[[bytes], Any] | None = None
+    plan: tuple[FieldPlan, ...] = ()
+    """The wire plan of the arguments (cluster variants): each field's name and wire."""
+    fallback: Fallback[Any] | None = None
+    """The general codec that the compiled one hands unusual values and bad bytes to."""
+    source: ArgsSource | None = None
+    """The source the codec was compiled from (what ``ractor-derive gen`` writes too)."""
+    generated: bool = False
+    """Whether a generated module registered its functions as this variant's codec."""
 
 
 @dataclass(eq=False, slots=True)
@@ -153,8 +171,11 @@ class Message:
             cls.__ractor_line__ = sys._getframe(1).f_lineno  # type: ignore[attr-defined]
         except ValueError:
             pass
+        user_init = "__init__" in cls.__dict__
         dataclasses.dataclass(frozen=True, kw_only=True)(cls)
-        _add_variant(family, cls, tag if tag is not None else cls.__name__)
+        info = _add_variant(family, cls, tag if tag is not None else cls.__name__)
+        if family.cluster:
+            _derive_init(info, user_init)
 
     def serialize(self) -> SerializedMessage:
         """Serialize this variant for another node.
@@ -360,7 +381,7 @@ def _inherited_owner(cls: type[Any], name: str) -> type[Any] | None:
     return None
 
 
-def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> None:
+def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> VariantInfo:
     name = _label(family.cls, cls)
     if not isinstance(tag, str) or not _TAG.fullmatch(tag) or tag in _RUST_KEYWORDS:
         raise MessageDeclarationError(
@@ -413,6 +434,8 @@ def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> None:
                 f"{name}: tag {tag!r} is already used by {_label(family.cls, table[tag].cls)}"
             )
     info = VariantInfo(cls, tag, tuple(fields), is_call, reply_type, reply_codec, family)
+    if family.cluster:
+        info.plan = _plan_of(info)
     casts: dict[str, Callable[[bytes], Any]] = {}
     calls: dict[str, Callable[[bytes], Any]] = {}
     if family.cluster:
@@ -430,6 +453,7 @@ def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> None:
     if calls:
         family.cls.__ractor_calls__ = {**family.cls.__ractor_calls__, **calls}
     (family.calls if is_call else family.casts)[tag] = info
+    return info
 
 
 # ------------------------------------------------------------------------- general codecs
@@ -453,17 +477,16 @@ def _general_encoder(info: VariantInfo) -> Callable[[Any], bytes]:
                 data = fencode(getattr(obj, fname))
                 append(_pack_len(len(data)))
                 append(data)
-        except (CodecError, TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:
             raise fail(fname, exc) from exc
         return b"".join(parts)
 
     return encode
 
 
-def _general_decoder(info: VariantInfo) -> Callable[[bytes], Any]:
-    """Unpack the arguments field by field; a failure names the variant and the field."""
+def _builder(info: VariantInfo) -> Callable[[dict[str, Any]], Any]:
+    """Build a decoded variant from its values; a failure of ``__init__`` names the variant."""
     cls = info.cls
-    plan = [(f.name, f.codec.decode) for f in info.fields if f.codec is not None]
     label = _label(info.family.cls, cls)
     tag = info.tag
     fast = _builds_without_init(cls)
@@ -478,6 +501,16 @@ def _general_decoder(info: VariantInfo) -> Callable[[bytes], Any]:
             return cls(**values)
         except Exception as exc:  # e.g. __post_init__ refusing the values
             raise DeserializationError(f"{label}: {exc}", variant=tag) from exc
+
+    return build
+
+
+def _general_decoder(info: VariantInfo) -> Callable[[bytes], Any]:
+    """Unpack the arguments field by field; a failure names the variant and the field."""
+    plan = [(f.name, f.codec.decode) for f in info.fields if f.codec is not None]
+    label = _label(info.family.cls, info.cls)
+    tag = info.tag
+    build = _builder(info)
 
     def decode(args: bytes) -> Any:
         size = len(args)
@@ -501,7 +534,7 @@ def _general_decoder(info: VariantInfo) -> Callable[[bytes], Any]:
                 )
             try:
                 values[fname] = fdecode(args[pos : pos + length])
-            except (CodecError, ValueError, TypeError) as exc:
+            except (TypeError, ValueError) as exc:
                 raise DeserializationError(
                     f"{label}.{fname}: {exc}", variant=tag, field=fname
                 ) from exc
@@ -521,296 +554,98 @@ def _builds_without_init(cls: type[Any]) -> bool:
 
 
 # ------------------------------------------------------------------------- generated codecs
-#
-# For each cluster variant, three functions are generated: encode_args, decode_args and
-# serialize. Each does the common case inline and, for anything else, calls the general
-# codec, which then returns the same result or raises the same error as before.
-
-_FIXED_KINDS = frozenset({"int", "float", "f32", "bool"})
-
-_ENCODE_CHECK = {
-    "int": "type({v}) is int",
-    "float": "type({v}) is float",
-    "f32": "type({v}) is float and {v} == {v}",  # a NaN goes the general way (its bits)
-    "bool": "({v} is True or {v} is False)",
-    "unit": "{v} is None",
-    "str": "type({v}) is str",
-    "bytes": "type({v}) is bytes",
-}
 
 
-class _Miss(Exception):
-    """The generated fast path does not take these bytes; the general decoder decides."""
-
-
-def _inlinable(info: VariantInfo) -> bool:
-    return all(
-        f.codec is not None and f.name.isidentifier() and not keyword.iskeyword(f.name)
-        for f in info.fields
-    )
-
-
-def _is_fixed(codec: Codec) -> bool:
-    """A fixed-width scalar that the generated code packs with ``struct``."""
-    return codec.fmt is not None and codec.kind in _FIXED_KINDS
-
-
-def _is_numeric_list(codec: Codec) -> bool:
-    """A list of integers or f64 that the generated code packs with ``list_structs``."""
-    return codec.fmt is not None and codec.kind == "list"
-
-
-def _encode_body(info: VariantInfo, ns: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
-    """Generate the encoding of ``_obj``: the attribute loads, the type checks, and the lines
-    (to run inside a ``try``) that set ``_r`` to the packed arguments.
-
-    Fixed-width fields and the length prefixes go into one ``struct`` call per stretch
-    between two variable-length fields.
-    """
-    loads: list[str] = []
-    checks: list[str] = []
-    lines: list[str] = []
-    segments: list[str] = []
-    fmt = ""
-    values: list[str] = []
-
-    def flush() -> None:
-        nonlocal fmt, values
-        if fmt:
-            name = f"_s{len(segments)}"
-            ns[name] = struct.Struct(">" + fmt).pack
-            segments.append(f"{name}({', '.join(values)})")
-        fmt, values = "", []
-
-    for i, f in enumerate(info.fields):
-        codec = f.codec
-        assert codec is not None
-        v, d = f"_v{i}", f"_d{i}"
-        loads.append(f"{v} = _obj.{f.name}")
-        if _is_fixed(codec):
-            assert codec.fmt is not None
-            checks.append(_ENCODE_CHECK[codec.kind].format(v=v))
-            fmt += "Q" + codec.fmt
-            values += [str(codec.fixed_width), v]
-            continue
-        if codec.kind == "unit":
-            checks.append(_ENCODE_CHECK["unit"].format(v=v))
-            fmt += "Q"
-            values.append("0")
-            continue
-        if codec.kind in ("str", "bytes"):
-            checks.append(_ENCODE_CHECK[codec.kind].format(v=v))
-            if codec.kind == "str":
-                lines.append(f"{d} = {v}.encode()")
-            else:
-                d = v
-        elif _is_numeric_list(codec):
-            assert codec.fmt is not None
-            item = "float" if codec.fmt == "d" else "int"
-            checks.append(f"type({v}) is list and _countOf(map(type, {v}), {item}) == len({v})")
-            if codec.fmt == "B":
-                lines.append(f"{d} = bytes({v})")
-            else:
-                ns[f"_l{i}"] = list_structs(codec.fmt)
-                ns[f"_e{i}"] = codec.encode
-                lines.append(
-                    f"{d} = _l{i}[len({v})].pack(*{v}) if len({v}) <= {LIST_STRUCT_MAX} "
-                    f"else _e{i}({v})"
-                )
-        else:
-            ns[f"_e{i}"] = codec.encode
-            lines.append(f"{d} = _e{i}({v})")
-        fmt += "Q"
-        values.append(f"len({d})")
-        flush()
-        segments.append(d)
-    flush()
-    if not segments:
-        result = 'b""'
-    elif len(segments) == 1:
-        result = segments[0]
-    elif len(segments) == 2:
-        result = f"{segments[0]} + {segments[1]}"
-    else:
-        result = f"b''.join(({', '.join(segments)}))"
-    return loads, checks, [*lines, f"_r = {result}"]
-
-
-def _decode_body(info: VariantInfo, ns: dict[str, Any]) -> list[str]:
-    """Generate the decoding of ``_a`` (bytes, ``_z`` of them) into ``_v0``, ``_v1``, ...
-
-    Fixed-width fields and the length prefixes are read with one ``struct`` call per stretch
-    between two variable-length fields; anything unexpected raises ``_Miss``.
-    """
-    lines: list[str] = []
-    base, offset = "", 0  # the read position: the variable `base` (or 0) + offset
-    fmt = ""
-    targets: list[str] = []
-    fails: list[str] = []  # the conditions on which the stretch is malformed
-    after: list[str] = []  # the conversions of its values
-    last = len(info.fields) - 1
-
-    def pos(extra: int = 0) -> str:
-        if not base:
-            return str(offset + extra)
-        return f"{base} + {offset + extra}" if offset + extra else base
-
-    def read() -> int:
-        """Read the stretch; return its size."""
-        name = f"_u{len(lines)}"
-        ns[name] = struct.Struct(">" + fmt).unpack_from
-        lines.append(f"{', '.join(targets)}, = {name}(_a, {pos()})")
-        return struct.calcsize(">" + fmt)
-
-    for i, f in enumerate(info.fields):
-        codec = f.codec
-        assert codec is not None
-        v, n = f"_v{i}", f"_n{i}"
-        if _is_fixed(codec):
-            assert codec.fmt is not None
-            fmt += "Q" + ("B" if codec.kind == "bool" else codec.fmt)
-            targets += [n, v]
-            fails.append(f"{n} != {codec.fixed_width}")
-            if codec.kind == "bool":
-                after.append(f"{v} = _BOOLS[{v}]")  # IndexError past 01
-            elif codec.kind == "f32":
-                after.append(f"if {v} != {v}: raise _Miss")  # a NaN: keep its bits
-            continue
-        if codec.kind == "unit":
-            fmt += "Q"
-            targets.append(n)
-            fails.append(f"{n} != 0")
-            after.append(f"{v} = None")
-            continue
-        fmt += "Q"
-        targets.append(n)
-        size = read()
-        lines.append(f"_p = {pos(size)}")
-        lines.append(f"_e = _p + {n}")
-        fails.append("_e != _z" if i == last else "_e > _z")
-        lines.append(f"if {' or '.join(fails)}:")
-        lines.append("    raise _Miss")
-        lines += after
-        chunk = "_a[_p:_e]"
-        if codec.kind == "str":
-            lines.append(f"{v} = {chunk}.decode()")
-        elif codec.kind == "bytes":
-            lines.append(f"{v} = {chunk}")
-        elif _is_numeric_list(codec) and codec.fmt == "B":
-            lines.append(f"{v} = list({chunk})")
-        elif _is_numeric_list(codec):
-            assert codec.fmt is not None
-            width = struct.calcsize(">" + codec.fmt)
-            ns[f"_l{i}"] = list_structs(codec.fmt)
-            ns[f"_c{i}"] = codec.decode
-            lines.append(f"if {n} % {width} or {n} > {width * LIST_STRUCT_MAX}:")
-            lines.append(f"    {v} = _c{i}({chunk})")
-            lines.append("else:")
-            lines.append(f"    {v} = list(_l{i}[{n} // {width}].unpack_from(_a, _p))")
-        else:
-            ns[f"_c{i}"] = codec.decode
-            lines.append(f"{v} = _c{i}({chunk})")
-        base, offset = "_e", 0
-        fmt, targets, fails, after = "", [], [], []
-    if fmt:  # fixed-width fields up to the end of the arguments
-        size = read()
-        fails.append(f"{pos(size)} != _z")
-        lines.append(f"if {' or '.join(fails)}:")
-        lines.append("    raise _Miss")
-        lines += after
-    elif last < 0:
-        lines.append("if _z:")
-        lines.append("    raise _Miss")
-    return lines
-
-
-def _compile(source: str, ns: dict[str, Any], name: str) -> Callable[..., Any]:
-    exec(compile(source, f"<ractor_derive {name}>", "exec"), ns)
-    fn: Callable[..., Any] = ns[name]
-    return fn
-
-
-def _indent(lines: list[str], depth: int) -> str:
-    pad = "    " * depth
-    return "".join(f"{pad}{line}\n" for line in lines)
+def _plan_of(info: VariantInfo) -> tuple[FieldPlan, ...]:
+    fields = []
+    for f in info.fields:
+        assert f.codec is not None
+        fields.append(FieldPlan(f.name, f.codec.wire))
+    return tuple(fields)
 
 
 def _derive_codecs(info: VariantInfo) -> None:
-    """Set ``info.encode_args`` / ``decode_args`` and the variant's own ``serialize``."""
+    """Set ``info.encode_args`` / ``decode_args`` and the variant's own ``serialize``.
+
+    Compiled from the variant's plan by ``_compile.args_source``, the same source that
+    ``ractor-derive gen`` writes into generated modules.
+    """
     cls = info.cls
-    slow_encode = _general_encoder(info)
-    slow_decode = _general_decoder(info)
+    plan = info.plan
+    fallback: Fallback[Any] = Fallback(_general_encoder(info), _general_decoder(info),
+                                       _builder(info))
+    info.fallback = fallback
     tag = info.tag
-    is_call = info.is_call
-    if not _inlinable(info):
-        info.encode_args, info.decode_args = slow_encode, slow_decode
-        encode_args = slow_encode
+    wrap = "_Serialized(_tag, {})"
+    extra = {"_tag": tag, "_Serialized": SerializedCall if info.is_call else SerializedCast}
+    if not inlinable(plan):
+        info.encode_args, info.decode_args = fallback.encode, fallback.decode
+        encode_args = fallback.encode
+        serialized = extra["_Serialized"]
 
         def serialize(self: Any) -> SerializedMessage:
-            args = encode_args(self)
-            if is_call:
-                return SerializedCall(tag, args)
-            return SerializedCast(tag, args)
+            return serialized(tag, encode_args(self))  # type: ignore[operator]
 
         _set_serialize(cls, serialize)
         return
+    source = args_source(plan, prefix="_g", cls="_cls", fast_build=_builds_without_init(cls))
+    ns = materialize(source, plan, fallback, cls, extra)
+    where = f"<ractor_derive {_label(info.family.cls, cls)}>"
+    info.encode_args = compile_function("encode_args", "msg", source.encode_lines(), ns, where)
+    _set_serialize(cls, compile_function("serialize", "msg", source.encode_lines(wrap), ns, where))
+    info.decode_args = compile_function("decode_args", "args", source.decode, ns, where)
+    info.source = source
 
-    ns: dict[str, Any] = {
-        "_slow_encode": slow_encode,
-        "_slow_decode": slow_decode,
-        "_Miss": _Miss,
-        "_BOOLS": (False, True),
-        "_cls": cls,
-        "_new": object.__new__,
-        "_tag": tag,
-        "_SerializedCast": SerializedCast,
-        "_SerializedCall": SerializedCall,
-        "_countOf": operator.countOf,
-    }
-    loads, checks, lines = _encode_body(info, ns)
-    check = " and ".join(checks) or "True"
-    wrap = "_SerializedCall(_tag, {})" if is_call else "_SerializedCast(_tag, {})"
-    for name, result in (("encode_args", "{}"), ("serialize", wrap)):
-        source = (
-            f"def {name}(_obj):\n"
-            + _indent(loads, 1)
-            + f"    if {check}:\n"
-            + "        try:\n"
-            + _indent(lines, 3)
-            + "        except Exception:\n"
-            + "            pass\n"
-            + "        else:\n"
-            + f"            return {result.format('_r')}\n"
-            + f"    return {result.format('_slow_encode(_obj)')}\n"
-        )
-        fn = _compile(source, ns, name)
-        if name == "encode_args":
-            info.encode_args = fn
-        else:
-            _set_serialize(cls, fn)
 
-    if _builds_without_init(cls):
-        build = ["_o = _new(_cls)"]
-        if info.fields:
-            build.append("_dict = _o.__dict__")
-            build += [f"_dict[{f.name!r}] = _v{i}" for i, f in enumerate(info.fields)]
-        build.append("return _o")
+def _derive_init(info: VariantInfo, user_init: bool) -> None:
+    """Give a cluster variant an ``__init__`` that checks each value against its wire type.
+
+    The same work as the frozen dataclass's ``__init__`` (which it replaces) plus one cheap
+    check per field; see ``_compile.init_check`` for what is left to serialization.
+    """
+    cls = info.cls
+    plan = info.plan
+    label = _label(info.family.cls, cls)
+    tag = info.tag
+    checks = []
+    for f in plan:
+        encode = codec_of(f.wire).encode
+
+        def check(value: Any, name: str = f.name, encode: Callable[[Any], bytes] = encode) -> None:
+            try:
+                encode(value)
+            except (SerializationError, TypeError, ValueError) as exc:
+                raise SerializationError(
+                    f"{label}.{name}: {exc}", variant=tag, field=name
+                ) from exc
+
+        checks.append(check)
+    defaults = None if user_init or not inlinable(plan) else field_defaults(cls)
+    if defaults is None:  # keep the dataclass __init__; check the values after it
+        init = cls.__init__
+
+        def checked_init(self: Any, *args: Any, **kwargs: Any) -> None:
+            init(self, *args, **kwargs)
+            for f, check in zip(plan, checks, strict=True):
+                check(getattr(self, f.name))
+
+        new_init: Callable[..., None] = checked_init
     else:
-        kwargs = ", ".join(f"{f.name}=_v{i}" for i, f in enumerate(info.fields))
-        build = [f"return _cls({kwargs})"]
-    source = (
-        "def decode_args(_a):\n"
-        "    try:\n"
-        "        if type(_a) is not bytes:\n"
-        "            raise _Miss\n"
-        "        _z = len(_a)\n"
-        + _indent(_decode_body(info, ns), 2)
-        + _indent(build, 2)
-        + "    except Exception:\n"
-        "        pass\n"
-        "    return _slow_decode(_a)\n"
-    )
-    info.decode_args = _compile(source, ns, "decode_args")
+        ns: dict[str, Any] = {"_ractor_MISSING": dataclasses.MISSING}
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        for i, (f, check) in enumerate(zip(plan, checks, strict=True)):
+            ns[f"_ractor_check_{i}"] = check
+            ns[f"_ractor_cls_{i}"] = f.wire.cls
+            if defaults[i] == "value":
+                ns[f"_ractor_default_{i}"] = fields[f.name].default
+            elif defaults[i] == "factory":
+                ns[f"_ractor_factory_{i}"] = fields[f.name].default_factory
+        body = init_source(plan, defaults, hasattr(cls, "__post_init__"))
+        new_init = compile_function("__init__", init_params(plan, defaults), body, ns,
+                                    f"<ractor_derive {label}.__init__>")
+    new_init.__qualname__ = f"{cls.__qualname__}.__init__"
+    new_init.__module__ = cls.__module__
+    cls.__init__ = new_init  # type: ignore[method-assign]
 
 
 def _set_reply_codec(cls: type[Message], codec: Codec) -> None:
@@ -823,13 +658,13 @@ def _set_reply_codec(cls: type[Message], codec: Codec) -> None:
     def encode_reply(self: Any, value: Any) -> bytes:
         try:
             return encode(value)
-        except (CodecError, TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:
             raise SerializationError(f"{label} reply: {exc}", variant=variant) from exc
 
     def decode_reply(self: Any, data: bytes) -> Any:
         try:
             return decode(data)
-        except (CodecError, TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:
             raise DeserializationError(f"{label} reply: {exc}", variant=variant) from exc
 
     for fn, base in ((encode_reply, Message.encode_reply), (decode_reply, Message.decode_reply)):

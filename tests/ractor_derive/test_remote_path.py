@@ -22,7 +22,7 @@ from ractor_core import (
     spawn,
 )
 from ractor_core.transport import SerializedCall, SerializedCast, decode, offer
-from ractor_derive import DeserializationError
+from ractor_derive import DeserializationError, SerializationError
 
 from ..ractor_core.remote import Loopback, Recording
 from .samples import Describe, Hey, IsDone, Lookup, Named, PortFirst, Sample, Several
@@ -91,10 +91,12 @@ async def test_a_remote_call_past_its_timeout_raises_call_timeout() -> None:
         await proxy.call(Lookup(key="slow"), timeout=0.02)
 
 
-async def test_a_value_that_does_not_fit_is_refused_before_sending() -> None:
+async def test_a_value_that_does_not_fit_is_refused_when_built_or_before_sending() -> None:
+    with pytest.raises(SerializationError, match="out of range"):
+        Several(a=300, b=0, c=True, d=[])
     _, proxy = await remote_pair()
-    with pytest.raises(MessagingError, match="out of range"):
-        proxy.cast(Several(a=300, b=0, c=True, d=[]))
+    with pytest.raises(MessagingError, match="out of range"):  # list items: checked when sent
+        proxy.cast(Several(a=3, b=0, c=True, d=[70000]))
 
 
 async def test_a_local_only_message_cannot_go_to_a_remote_ref() -> None:
