@@ -32,7 +32,8 @@ def _pack(*fields: str) -> bytes:
 
 
 def _unpack(args: bytes, count: int) -> list[str]:
-    fields, pos = [], 0
+    fields: list[str] = []
+    pos = 0
     for _ in range(count):
         if len(args) - pos < 8:
             raise ValueError("truncated field length")

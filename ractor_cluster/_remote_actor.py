@@ -10,8 +10,10 @@ calling side of remote messaging, docs/protocol.md §5.2).
 from __future__ import annotations
 
 import logging
+import types
+import typing
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 from ractor_core import ActorRef, CallError, MessagingError, RpcReplyPort
 from ractor_core.transport import (
@@ -195,17 +197,31 @@ def remote_actors(name: str | None = None) -> list[ActorRef[Any]]:
     return found
 
 
-def as_remote(ref: ActorRef[Any], message_type: type[M] | Any) -> ActorRef[M]:
+@overload
+def as_remote(ref: ActorRef[Any], message_type: type[ActorRef[M]]) -> ActorRef[M]: ...
+@overload
+def as_remote(ref: ActorRef[Any], message_type: type[M]) -> ActorRef[M]: ...
+@overload
+def as_remote(ref: ActorRef[Any], message_type: types.UnionType) -> ActorRef[Any]: ...
+def as_remote(ref: ActorRef[Any], message_type: object) -> ActorRef[Any]:
     """Type a remote actor's ref with the message type it takes, after checking what can be.
 
+    ``as_remote(ref, ActorRef[BankMsg])`` gives an ``ActorRef[BankMsg]`` for any message type,
+    a union alias such as ``BankMsg = Deposit | Balance`` included, under mypy and pyright
+    alike; a class can be passed as it is (``as_remote(ref, Bank)``, ``as_remote(ref, str)``).
+    A bare union alias (``as_remote(ref, BankMsg)``) is accepted too, but type checkers see
+    the alias as a value (a ``types.UnionType``) there and the result is an ``ActorRef[Any]``.
+
     The wire carries no message types, so this checks that ``ref`` is a live remote actor
-    and that ``message_type`` can be serialized (a ``@cluster_message`` family, a union of
+    and that the message type can be serialized (a ``@cluster_message`` family, a union of
     its variants, or a plain type such as ``str``). Agreeing on the type with the peer is the
     application's part, as in Rust.
 
     Raises:
-        MessagingError: ``ref`` is local or stopped, or ``message_type`` cannot go on the wire.
+        MessagingError: ``ref`` is local or stopped, or the message type cannot go on the wire.
     """
+    if typing.get_origin(message_type) is ActorRef:
+        (message_type,) = typing.get_args(message_type)
     if ref.id.is_local:
         raise MessagingError(f"{ref} is a local actor, not a remote one")
     if not ref.is_alive:

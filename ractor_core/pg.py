@@ -67,7 +67,7 @@ def join_scoped(scope: str, group: str, actors: Iterable[ActorRef[Any]]) -> int:
     Returns how many joined.
     """
     members = _groups.setdefault(scope, {}).setdefault(group, {})
-    added = []
+    added: list[ActorRef[Any]] = []
     for actor in actors:
         if actor.id in members or not actor.status.is_active:
             continue
@@ -94,7 +94,7 @@ def leave_scoped(scope: str, group: str, actors: Iterable[ActorRef[Any]]) -> int
     members = _groups.get(scope, {}).get(group)
     if not members:
         return 0
-    removed = []
+    removed: list[ActorRef[Any]] = []
     for actor in actors:
         if members.pop(actor.id, None) is not None:
             removed.append(actor)

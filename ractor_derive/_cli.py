@@ -25,7 +25,8 @@ _NO_JINJA = "ractor-derive gen needs jinja2: pip install 'ractor-py[codegen]'"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ractor-derive", description=__doc__.split("\n")[0])
+    summary = (__doc__ or "").split("\n")[0]
+    parser = argparse.ArgumentParser(prog="ractor-derive", description=summary)
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("gen", help="generate codecs, helpers and stubs (or Rust enums)")
     gen.add_argument("sources", nargs="+", metavar="SOURCE")

@@ -30,6 +30,11 @@ def test_the_app_type_checks_with_the_plugin_and_every_plugin_error_is_expected(
     assert code == 0, out
 
 
+def test_the_plain_typing_expectations_hold_with_the_plugin_on_too() -> None:
+    code, out = mypy("mypy_plugin.ini", *sorted((ROOT / "tests" / "typing").glob("check_*.py")))
+    assert code == 0, out
+
+
 def test_without_the_plugin_only_the_plugin_specific_errors_go_unreported() -> None:
     plugin_lines = {
         number

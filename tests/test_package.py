@@ -100,6 +100,18 @@ def test_typing_expectations_hold_under_mypy_strict() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.timeout(240)
+def test_typing_expectations_hold_under_pyright_strict() -> None:
+    """tests/typing under the project's [tool.pyright] (strict): every ``# pyright: ignore``
+    mark is needed (reportUnnecessaryTypeIgnoreComment) and mypy's marks are not read."""
+    pyright = Path(sys.executable).with_name("pyright")
+    result = subprocess.run(
+        [str(pyright), "--pythonpath", sys.executable, "tests/typing"],
+        cwd=ROOT, capture_output=True, text=True, timeout=230,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_every_exception_the_packages_raise_is_a_ractor_error() -> None:
     from ractor_core import RactorError
     from ractor_derive._gen.parse import GenError

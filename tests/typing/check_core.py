@@ -55,7 +55,7 @@ class Counter(Actor[CounterMsg, Count, int]):
                 state.value += by
             case Get():
                 message.reply.send(state.value)
-                message.reply.send("seven")  # type: ignore[arg-type]
+                message.reply.send("seven")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
             case Name():
                 assert_type(message.reply, RpcReplyPort[str])
                 message.reply.send("counter")
@@ -74,7 +74,22 @@ class Incomplete(Actor[CounterMsg, Count, int]):
             case Get():
                 pass
             case _:
-                assert_never(message)  # type: ignore[arg-type]
+                assert_never(message)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+class NoAssertNever(Actor[CounterMsg, Count, int]):
+    """A match that forgets a variant and has no ``assert_never``: only pyright (strict,
+    reportMatchNotExhaustive) sees it; mypy checks exhaustiveness through assert_never."""
+
+    async def pre_start(self, myself: ActorRef[CounterMsg], args: int) -> Count:
+        return Count(args)
+
+    async def handle(self, myself: ActorRef[CounterMsg], message: CounterMsg, state: Count) -> None:
+        match message:  # pyright: ignore[reportMatchNotExhaustive]
+            case Inc():
+                pass
+            case Get():
+                pass
 
 
 @dataclass(frozen=True)
@@ -86,20 +101,20 @@ async def use() -> None:
     ref = await spawn(Counter(), 0)
     assert_type(ref, ActorRef[CounterMsg])
     ref.cast(Inc(by=1))
-    ref.cast(Other("x"))  # type: ignore[arg-type]
-    Inc(by="one")  # type: ignore[arg-type]
+    ref.cast(Other("x"))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    Inc(by="one")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     assert_type(await ref.call(Get()), int)
     assert_type(await ref.call(Name(), timeout=1.0), str)
-    wrong: str = await ref.call(Get())  # type: ignore[arg-type]
+    wrong: str = await ref.call(Get())  # type: ignore[arg-type]  # pyright: ignore[reportAssignmentType]
     print(await ref.call(Get()))  # the reply type comes from the message, not the context
     anything: object = await ref.call(Get())
     shown = f"{await ref.call(Name())}"
     widened: float = await ref.call(Get())
-    await ref.call(Inc(by=1))  # type: ignore[arg-type]
-    await spawn(Counter(), "zero")  # type: ignore[misc]
+    await ref.call(Inc(by=1))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    await spawn(Counter(), "zero")  # type: ignore[misc]  # pyright: ignore[reportArgumentType]
     results = await multi_call([ref], Get())
     assert_type(results, list[int | RactorError])
-    other: ActorRef[Other] = ref  # type: ignore[assignment]
+    other: ActorRef[Other] = ref  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
     del wrong, other, anything, shown, widened
 
 
@@ -108,8 +123,8 @@ async def bounded() -> None:
     assert_type(ref.capacity, int | None)
     assert_type(ref.mailbox_len, int)
     await ref.send(Inc(by=1))
-    await ref.send(Other("x"))  # type: ignore[arg-type]
-    await spawn(Counter(), 0, capacity="8")  # type: ignore[arg-type]
+    await ref.send(Other("x"))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    await spawn(Counter(), 0, capacity="8")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     try:
         ref.cast(Inc(by=1))
     except MailboxFull as full:

@@ -48,7 +48,7 @@ class CounterActor(Actor[Counter, list[int], None]):
                 state[0] += by
             case Get():
                 message.reply.send(state[0])
-                message.reply.send("no")  # type: ignore[arg-type]
+                message.reply.send("no")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
             case Label(first=first):
                 message.reply.send(first + "x")
             case _:
@@ -58,16 +58,17 @@ class CounterActor(Actor[Counter, list[int], None]):
 async def use() -> None:
     ref = await spawn(CounterActor(), None)
     ref.cast(Inc(by=1))
-    ref.cast(Inc(by="one"))  # type: ignore[arg-type]
-    ref.cast(Inc(1))  # type: ignore[call-arg]
-    ref.cast(Ping())  # type: ignore[arg-type]
+    ref.cast(Inc(by="one"))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    ref.cast(Inc(1))  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    ref.cast(Inc())  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    ref.cast(Ping())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     assert_type(await ref.call(Get()), int)
     assert_type(await ref.call(Label(first="a")), str)
     inc = Inc(by=2)
-    inc.by = 3  # type: ignore[misc]
+    inc.by = 3  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue]
     family_ref: ActorRef[CounterMsg] = await spawn(FamilyActor(), None)
     family_ref.cast(Inc(by=1))
-    family_ref.cast(Ping())  # type: ignore[arg-type]
+    family_ref.cast(Ping())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 class FamilyActor(Actor[CounterMsg, None, None]):
