@@ -58,7 +58,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeAlias, TypeVar, cast, final
+from typing import Any, Generic, NoReturn, TypeAlias, TypeVar, cast, final
 
 from ._actor import Actor
 from ._errors import MailboxFull, MessagingError, RactorError, WaitTimeout
@@ -597,8 +597,10 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
         abnormal = error is not None or reason in _ABNORMAL
         if spec.restart is Restart.PERMANENT or (spec.restart is Restart.TRANSIENT and abnormal):
             cause: BaseException | str | None = error if error is not None else reason
-            delay = await self._count_restart(state, child, cause)
+            delay = self._count_restart(state, child)
             self._emit(ChildExited(myself, spec.id, event.actor, reason, error, delay))
+            if delay is None:
+                await self._give_up(state, child, cause)
             _log.log(
                 logging.WARNING if abnormal else logging.INFO,
                 "supervisor %s: child %r %s; restarting it%s",
@@ -667,10 +669,9 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
             self._emit(ChildStartFailed(state.myself, spec.id, exc, None))
             return exc
 
-    async def _count_restart(
-        self, state: _State, child: _Child, cause: BaseException | str | None
-    ) -> float:
-        """Count one restart of ``child``; give up past the intensity; return its backoff."""
+    def _count_restart(self, state: _State, child: _Child) -> float | None:
+        """Count one restart of ``child``: its backoff in seconds, or None past the intensity
+        (the caller then gives up)."""
         now = asyncio.get_running_loop().time()
         horizon = now - self.max_seconds
         for times in (state.restarts, child.times):
@@ -678,7 +679,7 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
             while times and times[0] < horizon:
                 times.popleft()
         if len(state.restarts) > self.max_restarts:
-            await self._give_up(state, child, cause)
+            return None
         backoff = child.spec.backoff
         if backoff is None:
             return 0.0
@@ -687,7 +688,7 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
 
     async def _give_up(
         self, state: _State, child: _Child, cause: BaseException | str | None
-    ) -> None:
+    ) -> NoReturn:
         myself = state.myself
         error = MaxRestartsExceeded(
             f"supervisor {_label(myself)} gave up: more than {self.max_restarts} restarts "
@@ -740,8 +741,10 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
             try:
                 await self._start(state, child)
             except Exception as exc:
-                delay = await self._count_restart(state, child, exc)
+                delay = self._count_restart(state, child)
                 self._emit(ChildStartFailed(state.myself, child.spec.id, exc, delay))
+                if delay is None:
+                    await self._give_up(state, child, exc)
                 _log.warning(
                     "supervisor %s: child %r failed to restart: %r; retrying%s",
                     _label(state.myself), child.spec.id, exc,

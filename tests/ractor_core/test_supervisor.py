@@ -328,7 +328,8 @@ async def test_exceeding_the_restart_intensity_stops_the_children_and_fails_the_
     assert "more than 2 restarts within 30s" in str(error)
     assert tree.log[-1] == "stop a"  # the others were stopped before it failed
     events = await seen(recorder)
-    assert isinstance(events[-1], RestartsExhausted)
+    assert isinstance(events[-1], RestartsExhausted) and events[-1].error is error
+    assert isinstance(events[-2], ChildExited) and events[-2].restart_in is None
     assert [a for a in all_actors() if a.is_alive] == [parent, recorder]
 
 
