@@ -37,7 +37,8 @@ refuse messages with ``MessagingError``. Find the new one by name, or with
 Stopping: a supervisor that stops gracefully stops its children in reverse start order, each
 with ``stop("shutdown")``, killing one that has not stopped within its spec's ``shutdown``
 seconds (``0``: killed at once; ``None``: waits as long as it takes, as for a nested
-supervisor). A killed supervisor kills its children at once.
+supervisor). A dynamic supervisor stops its children (which have no order) all at once. A
+killed supervisor kills its children at once.
 
 Observing: ``Supervisor.events`` is an :class:`~ractor_core.OutputPort` of :data:`ChildEvent`
 values (started, exited, failed to start, gave up), kept across restarts of the supervisor
@@ -809,12 +810,18 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
             )
 
     async def _stop_all(self, state: _State) -> None:
-        """Cancel pending restarts; stop every child in reverse start order."""
+        """Cancel pending restarts; stop every child in reverse start order (a dynamic
+        supervisor's children, which have no order, all at once)."""
         for handle in state.timers.values():
             handle.cancel()
         state.timers.clear()
-        for child in reversed(list(state.children.values())):
+        children = list(state.children.values())
+        for child in children:
             child.token = 0
+        if self._dynamic:
+            await asyncio.gather(*(self._stop(state, child) for child in children))
+            return
+        for child in reversed(children):
             await self._stop(state, child)
 
 

@@ -19,6 +19,7 @@ from ractor_core import (
     ChildSpec,
     DynamicSupervisor,
     MaxRestartsExceeded,
+    ReplyDropped,
     Restart,
     SpawnError,
     Strategy,
@@ -417,6 +418,29 @@ async def test_a_restart_that_takes_longer_than_start_timeout_is_a_failed_start(
     await restarted(sup, before, {"w"})
 
 
+async def test_restarts_older_than_the_period_do_not_count() -> None:
+    tree = Tree()
+    sup = await spawn(Supervisor([tree.spec("w")], max_restarts=1, max_seconds=0.2), None)
+    before = await running(sup)
+    before["w"].cast(Crash())
+    before = await restarted(sup, before, {"w"})
+    await asyncio.sleep(0.25)  # the first restart leaves the period
+    before["w"].cast(Crash())
+    await restarted(sup, before, {"w"})
+    assert sup.is_alive
+
+
+async def test_a_crashed_childs_queued_calls_fail_and_the_new_child_answers() -> None:
+    tree = Tree()
+    sup = await spawn(Supervisor([tree.spec("w", name="w")]), None)
+    before = await running(sup)
+    before["w"].cast(Crash())
+    with pytest.raises(ReplyDropped):  # queued behind the crash: lost with the mailbox
+        await before["w"].call(Ping(), timeout=2)
+    after = await restarted(sup, before, {"w"})
+    assert await after["w"].call(Ping(), timeout=2) == "w"
+
+
 # ---------------------------------------------------------------------------- backoff
 
 
@@ -506,6 +530,21 @@ async def test_a_dynamic_child_is_restarted_and_a_finished_one_leaves() -> None:
     while "t" in await refs(sup):
         assert loop.time() < deadline
         await asyncio.sleep(0.005)
+
+
+async def test_a_dynamic_supervisor_stops_its_children_all_at_once() -> None:
+    tree = Tree()
+    sup = await spawn(DynamicSupervisor(), None)
+    children = [
+        await start_child(sup, tree.spec(f"w{i}", shutdown=0.3), timeout=2) for i in range(20)
+    ]
+    for child in children:
+        child.cast(Hang())  # each is killed after its 0.3 s: 6 s one after the other
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await sup.stop_and_wait(timeout=5)
+    assert loop.time() - began < 3
+    assert not any(c.is_alive for c in children)
 
 
 async def test_start_child_reports_a_failing_pre_start_and_adds_nothing() -> None:
