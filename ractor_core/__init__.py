@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from . import pg, supervisor, transport  # noqa: F401 - ractor_core.transport, for transports
+from . import pg, supervisor
+from . import transport as transport  # ractor_core.transport, for transports
 from ._actor import Actor
 from ._derived import DerivedActorRef
 from ._errors import (
