@@ -28,7 +28,7 @@ Status = auth_pb2.ServerStatus
 
 def _status_name(status: int) -> str:
     try:
-        return auth_pb2.ServerStatus.Status.Name(status)  # type: ignore[arg-type]
+        return auth_pb2.ServerStatus.Status.Name(status)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     except ValueError:
         return str(status)
 
@@ -54,7 +54,9 @@ def new_connection_id() -> int:
 class Step:
     """The outcome of one handshake input."""
 
-    send: list[auth_pb2.AuthenticationMessage] = field(default_factory=list)
+    send: list[auth_pb2.AuthenticationMessage] = field(
+        default_factory=list[auth_pb2.AuthenticationMessage]
+    )
     authenticated: bool = False
     failure: str | None = None
     peer: auth_pb2.NameMessage | None = None
@@ -74,7 +76,7 @@ class _Phase(enum.Enum):
 
 
 def _auth(**kwargs: object) -> auth_pb2.AuthenticationMessage:
-    return auth_pb2.AuthenticationMessage(**kwargs)  # type: ignore[arg-type]
+    return auth_pb2.AuthenticationMessage(**kwargs)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 class _Handshake:
@@ -185,7 +187,7 @@ class ServerHandshake(_Handshake):
         """Continue with the election verdict on the peer's name (a ServerStatus value)."""
         if self.phase is not _Phase.CHECKING:
             return Step()
-        status_msg = _auth(server_status=auth_pb2.ServerStatus(status=status))  # type: ignore[arg-type]
+        status_msg = _auth(server_status=auth_pb2.ServerStatus(status=status))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
         if status in (Status.OK, Status.OK_SIMULTANEOUS):
             return self._challenge(status_msg)
         if status == Status.ALIVE:

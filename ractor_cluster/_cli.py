@@ -67,7 +67,8 @@ def _add_cookie(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ractor-cluster", description=__doc__.split("\n")[0])
+    summary = (__doc__ or "").split("\n")[0]
+    parser = argparse.ArgumentParser(prog="ractor-cluster", description=summary)
     sub = parser.add_subparsers(dest="command", required=True)
     node = sub.add_parser("node", help="run a node until SIGTERM/SIGINT")
     node.add_argument("--name", required=True, help="node name (full name: NAME@HOST)")
@@ -311,7 +312,7 @@ async def _demo(args: argparse.Namespace, cookie_file: str, cookie: str) -> int:
             answer = await echoes[src].call(Relay(f"echo-{dst}", "relayed"), timeout=5)
             print(f"relay driver -> {src} -> {dst}: {answer}")
         for name, ref in echoes.items():
-            samples = []
+            samples: list[float] = []
             for _ in range(args.calls):
                 t0 = time.perf_counter()
                 await ref.call(Ask("ping"), timeout=5)

@@ -183,7 +183,7 @@ class ActorCell(Cell):
         self._actor = actor
         self._name = name
         self._loop = loop
-        self._queue: deque[Any] = deque()
+        self._queue: deque[Any] = deque()  # pyright: ignore[reportIncompatibleVariableOverride]
         self._cap = _UNBOUNDED if capacity is None else capacity
         self._putters: deque[asyncio.Future[None]] | None = None  # senders waiting for room
         self._waiter: asyncio.Future[None] | None = None
@@ -238,7 +238,7 @@ class ActorCell(Cell):
         if family is False:
             family = message_family(type(self._actor).message_type())
             self._family = family
-        return family  # type: ignore[return-value]
+        return family  # type: ignore[return-value]  # pyright: ignore[reportReturnType]
 
     @property
     def supervisor(self) -> ActorRef[Any] | None:

@@ -143,7 +143,7 @@ class ActorRef(Generic[M]):
         """
         if isinstance(msg, Call):
             raise MessagingError(
-                f"{type(msg).__name__} is an rpc message (Call); send it with call()", msg
+                f"{type(msg).__name__} is an rpc message (Call); send it with call()", msg  # pyright: ignore[reportUnknownArgumentType]
             )
         cell = self._cell
         queue = cell._queue
@@ -151,7 +151,7 @@ class ActorRef(Generic[M]):
         if limit < 0 or len(queue) < limit:
             # the hot path, inlined: a local actor that takes messages and has room (limit -1:
             # unbounded; 0: not taking messages, or not a local mailbox; see Cell._limit)
-            queue.append(msg)  # type: ignore[union-attr]
+            queue.append(msg)  # type: ignore[union-attr]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
             waiter = cell._waiter
             if waiter is not None:
                 cell._waiter = None  # type: ignore[misc]
@@ -171,7 +171,7 @@ class ActorRef(Generic[M]):
         """
         if isinstance(msg, Call):
             raise MessagingError(
-                f"{type(msg).__name__} is an rpc message (Call); send it with call()", msg
+                f"{type(msg).__name__} is an rpc message (Call); send it with call()", msg  # pyright: ignore[reportUnknownArgumentType]
             )
         await self._cell.send(self, msg)
 
@@ -400,7 +400,7 @@ def _new_ref(actor_id: ActorId, cell: Cell) -> ActorRef[Any]:
 
 def _check_capacity(capacity: int | None) -> None:
     if capacity is not None and (
-        not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1
+        not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1  # pyright: ignore[reportUnnecessaryIsInstance]
     ):
         raise ValueError(f"a mailbox capacity is a whole number >= 1 or None, got {capacity!r}")
 
