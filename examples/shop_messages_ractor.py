@@ -2,7 +2,10 @@
 """Codecs and typed helpers for the message families of examples/shop_messages.py.
 
 Regenerate with ``ractor-derive gen``; its ``--check`` fails when this file is stale.
-The codecs write the same bytes as the decorators (and as the Rust derive).
+Each codec is compiled from the variant's wire plan, as the decorators compile theirs (the
+same source, byte for byte, and the bytes of the Rust derive); importing this module
+registers them as the variants' codecs. A value or bytes the fast path does not take go to
+the variant's general codec (``fallback_of``), which gives the same result or the error.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from ractor_derive import (
     U64,
     Char,
     codec_for,
-    decode_args,
-    encode_args,
+    fallback_of,
+    register_codecs,
 )
 
 from examples.shop_messages import (
@@ -52,60 +55,59 @@ __all__ = [
     "encode_stock",
 ]
 
-_LEN = struct.Struct(">Q")
-_UNIT = bytes(8)  # the length prefix of an empty field
-_ONE = _LEN.pack(1)
-_TRUE = _ONE + b"\x01"
-_FALSE = _ONE + b"\x00"
 _new = object.__new__
-_S_QB = struct.Struct(">QB")
-_S_QI = struct.Struct(">QI")
-_codec_Codes__prefix = codec_for(Char)
+
+
+_buy_p0 = struct.Struct(">Q").pack
+_buy_p1 = struct.Struct(">QB").pack
+_buy_u2 = struct.Struct(">Q").unpack_from
+_buy_u3 = struct.Struct(">QB").unpack_from
+_buy_fallback = fallback_of(Buy)
 
 
 def encode_buy(msg: Buy) -> bytes:
     """The packed arguments of Shop.Buy (wire variant Buy)."""
-    try:
-        v0 = msg.item
-        if type(v0) is not str:
-            raise TypeError
-        d0 = v0.encode()
-        p0 = _LEN.pack(len(d0)) + d0
-        v1 = msg.count
-        if type(v1) is not int:
-            raise TypeError
-        p1 = _S_QB.pack(1, v1)
-    except Exception:
-        return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    return b"".join((p0, p1))
+    _v0 = msg.item
+    _v1 = msg.count
+    if type(_v0) is str and type(_v1) is int:
+        try:
+            _d0 = _v0.encode()
+            _p0 = _buy_p0(len(_d0))
+            _p2 = _buy_p1(1, _v1)
+            _r = b"".join((_p0, _d0, _p2))
+        except (OverflowError, TypeError, ValueError, struct.error):
+            pass
+        else:
+            return _r
+    return _buy_fallback.encode(msg)
 
 
 def decode_buy(args: bytes) -> Buy:
     """Rebuild Shop.Buy from its packed arguments."""
-    try:
-        end = len(args)
-        pos = 0
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f0 = chunk.decode()
-        size, f1 = _S_QB.unpack_from(args, pos)
-        if size != 1:
-            raise ValueError
-        pos += 9
-        if pos != end:
-            raise ValueError
-        msg = _new(Buy)
-        fields = msg.__dict__
-        fields["item"] = f0
-        fields["count"] = f1
-        return msg
-    except Exception:
-        pass
-    return decode_args(Buy, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            (_n0,) = _buy_u2(args, 0)
+            _p = 8
+            _e = _p + _n0
+            if _e > _z:
+                raise ValueError
+            _v0 = args[_p:_e].decode()
+            _n1, _v1 = _buy_u3(args, _e)
+            if _n1 != 1 or _e + 9 != _z:
+                raise ValueError
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Buy)
+            _f = _o.__dict__
+            _f["item"] = _v0
+            _f["count"] = _v1
+            return _o
+    return _buy_fallback.decode(args)
+
+
+register_codecs(Buy, "Buy(item:String,count:u8)", encode_buy, decode_buy)
 
 
 def cast_buy(
@@ -123,6 +125,9 @@ def cast_buy(
     )
 
 
+_close_fallback = fallback_of(Close)
+
+
 def encode_close(msg: Close) -> bytes:
     """The packed arguments of Shop.Close (wire variant Close)."""
     return b""
@@ -130,13 +135,20 @@ def encode_close(msg: Close) -> bytes:
 
 def decode_close(args: bytes) -> Close:
     """Rebuild Shop.Close from its packed arguments."""
-    try:
-        if args:
-            raise ValueError
-        return Close()
-    except Exception:
-        pass
-    return decode_args(Close, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            if _z:
+                raise ValueError
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Close)
+            return _o
+    return _close_fallback.decode(args)
+
+
+register_codecs(Close, "Close()", encode_close, decode_close)
 
 
 def cast_close(ref: ActorRef[ShopMsg]) -> None:
@@ -144,50 +156,59 @@ def cast_close(ref: ActorRef[ShopMsg]) -> None:
     ref.cast(Close())
 
 
+_codes_e0 = codec_for(Char).encode
+_codes_p1 = struct.Struct(">Q").pack
+_codes_u2 = struct.Struct(">Q").unpack_from
+_codes_d3 = codec_for(Char).decode
+_codes_fallback = fallback_of(Codes)
+
+
 def encode_codes(msg: Codes) -> bytes:
     """The packed arguments of Shop.Codes (wire variant Codes)."""
-    try:
-        v0 = msg.prefix
-        d0 = _codec_Codes__prefix.encode(v0)
-        p0 = _LEN.pack(len(d0)) + d0
-        v1 = msg.raw
-        if type(v1) is not bytes:
-            raise TypeError
-        p1 = _LEN.pack(len(v1)) + v1
-    except Exception:
-        return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    return b"".join((p0, p1))
+    _v0 = msg.prefix
+    _v1 = msg.raw
+    if type(_v1) is bytes:
+        try:
+            _d0 = _codes_e0(_v0)
+            _p0 = _codes_p1(len(_d0))
+            _p2 = _codes_p1(len(_v1))
+            _r = b"".join((_p0, _d0, _p2, _v1))
+        except (OverflowError, TypeError, ValueError, struct.error):
+            pass
+        else:
+            return _r
+    return _codes_fallback.encode(msg)
 
 
 def decode_codes(args: bytes) -> Codes:
     """Rebuild Shop.Codes from its packed arguments."""
-    try:
-        end = len(args)
-        pos = 0
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f0 = _codec_Codes__prefix.decode(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f1 = chunk
-        if pos != end:
-            raise ValueError
-        msg = _new(Codes)
-        fields = msg.__dict__
-        fields["prefix"] = f0
-        fields["raw"] = f1
-        return msg
-    except Exception:
-        pass
-    return decode_args(Codes, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            (_n0,) = _codes_u2(args, 0)
+            _p = 8
+            _e = _p + _n0
+            if _e > _z:
+                raise ValueError
+            _v0 = _codes_d3(args[_p:_e])
+            (_n1,) = _codes_u2(args, _e)
+            _p = _e + 8
+            _e = _p + _n1
+            if _e != _z:
+                raise ValueError
+            _v1 = args[_p:_e]
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Codes)
+            _f = _o.__dict__
+            _f["prefix"] = _v0
+            _f["raw"] = _v1
+            return _o
+    return _codes_fallback.decode(args)
+
+
+register_codecs(Codes, "Codes!(prefix:char,raw:Vec<u8>)", encode_codes, decode_codes)
 
 
 async def call_codes(
@@ -207,61 +228,61 @@ async def call_codes(
     )
 
 
+_restock_p0 = struct.Struct(">Q").pack
+_restock_p1 = struct.Struct(">QIQ?").pack
+_restock_u2 = struct.Struct(">Q").unpack_from
+_restock_u3 = struct.Struct(">QIQB").unpack_from
+_restock_fallback = fallback_of(Restock)
+
+
 def encode_restock(msg: Restock) -> bytes:
     """The packed arguments of Shop.Restock (wire variant Refill)."""
-    try:
-        v0 = msg.item
-        if type(v0) is not str:
-            raise TypeError
-        d0 = v0.encode()
-        p0 = _LEN.pack(len(d0)) + d0
-        v1 = msg.amount
-        if type(v1) is not int:
-            raise TypeError
-        p1 = _S_QI.pack(4, v1)
-        v2 = msg.urgent
-        if type(v2) is not bool:
-            raise TypeError
-        p2 = _TRUE if v2 else _FALSE
-    except Exception:
-        return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    return b"".join((p0, p1, p2))
+    _v0 = msg.item
+    _v1 = msg.amount
+    _v2 = msg.urgent
+    if type(_v0) is str and type(_v1) is int and (_v2 is True or _v2 is False):
+        try:
+            _d0 = _v0.encode()
+            _p0 = _restock_p0(len(_d0))
+            _p2 = _restock_p1(4, _v1, 1, _v2)
+            _r = b"".join((_p0, _d0, _p2))
+        except (OverflowError, TypeError, ValueError, struct.error):
+            pass
+        else:
+            return _r
+    return _restock_fallback.encode(msg)
 
 
 def decode_restock(args: bytes) -> Restock:
     """Rebuild Shop.Restock from its packed arguments."""
-    try:
-        end = len(args)
-        pos = 0
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f0 = chunk.decode()
-        size, f1 = _S_QI.unpack_from(args, pos)
-        if size != 4:
-            raise ValueError
-        pos += 12
-        if args[pos : pos + 8] != _ONE:
-            raise ValueError
-        flag = args[pos + 8]
-        if flag > 1:
-            raise ValueError
-        f2 = flag == 1
-        pos += 9
-        if pos != end:
-            raise ValueError
-        msg = _new(Restock)
-        fields = msg.__dict__
-        fields["item"] = f0
-        fields["amount"] = f1
-        fields["urgent"] = f2
-        return msg
-    except Exception:
-        pass
-    return decode_args(Restock, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            (_n0,) = _restock_u2(args, 0)
+            _p = 8
+            _e = _p + _n0
+            if _e > _z:
+                raise ValueError
+            _v0 = args[_p:_e].decode()
+            _n1, _v1, _n2, _v2 = _restock_u3(args, _e)
+            if _n1 != 4 or _n2 != 1 or _v2 > 1 or _e + 21 != _z:
+                raise ValueError
+            _v2 = _v2 == 1
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Restock)
+            _f = _o.__dict__
+            _f["item"] = _v0
+            _f["amount"] = _v1
+            _f["urgent"] = _v2
+            return _o
+    return _restock_fallback.decode(args)
+
+
+register_codecs(
+    Restock, "Refill(item:String,amount:u32,urgent:bool)", encode_restock, decode_restock
+)
 
 
 def cast_restock(
@@ -281,40 +302,48 @@ def cast_restock(
     )
 
 
+_stock_p0 = struct.Struct(">Q").pack
+_stock_u1 = struct.Struct(">Q").unpack_from
+_stock_fallback = fallback_of(Stock)
+
+
 def encode_stock(msg: Stock) -> bytes:
     """The packed arguments of Shop.Stock (wire variant Stock)."""
-    try:
-        v0 = msg.item
-        if type(v0) is not str:
-            raise TypeError
-        d0 = v0.encode()
-        p0 = _LEN.pack(len(d0)) + d0
-    except Exception:
-        return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    return p0
+    _v0 = msg.item
+    if type(_v0) is str:
+        try:
+            _d0 = _v0.encode()
+            _p0 = _stock_p0(len(_d0))
+            _r = _p0 + _d0
+        except (OverflowError, TypeError, ValueError, struct.error):
+            pass
+        else:
+            return _r
+    return _stock_fallback.encode(msg)
 
 
 def decode_stock(args: bytes) -> Stock:
     """Rebuild Shop.Stock from its packed arguments."""
-    try:
-        end = len(args)
-        pos = 0
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f0 = chunk.decode()
-        if pos != end:
-            raise ValueError
-        msg = _new(Stock)
-        fields = msg.__dict__
-        fields["item"] = f0
-        return msg
-    except Exception:
-        pass
-    return decode_args(Stock, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            (_n0,) = _stock_u1(args, 0)
+            _p = 8
+            _e = _p + _n0
+            if _e != _z:
+                raise ValueError
+            _v0 = args[_p:_e].decode()
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Stock)
+            _f = _o.__dict__
+            _f["item"] = _v0
+            return _o
+    return _stock_fallback.decode(args)
+
+
+register_codecs(Stock, "Stock!(item:String)", encode_stock, decode_stock)
 
 
 async def call_stock(

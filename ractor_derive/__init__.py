@@ -7,8 +7,15 @@ mirrors ``#[derive(RactorMessage)]``; ``to_bytes`` / ``from_bytes`` are the
 
 from __future__ import annotations
 
-from ._codecs import Codec, CodecError, codec_for, from_bytes, to_bytes
-from ._errors import DeserializationError, MessageDeclarationError, SerializationError
+from ._codecs import Codec, codec_for, from_bytes, list_structs, to_bytes
+from ._compile import Fallback
+from ._errors import (
+    CodecError,
+    DeserializationError,
+    GenError,
+    MessageDeclarationError,
+    SerializationError,
+)
 from ._message import (
     FamilyInfo,
     FieldInfo,
@@ -17,9 +24,13 @@ from ._message import (
     cluster_message,
     decode_args,
     encode_args,
+    fallback_of,
+    layout_of,
     local_message,
+    register_codecs,
 )
 from ._plain import PlainFamily
+from ._plan import FieldPlan, Wire, wire_of
 from ._types import (
     F32,
     F64,
@@ -47,9 +58,12 @@ __all__ = [
     "DeserializationError",
     "F32",
     "F64",
+    "Fallback",
     "FamilyInfo",
     "FieldInfo",
+    "FieldPlan",
     "FloatKind",
+    "GenError",
     "I128",
     "I16",
     "I32",
@@ -66,11 +80,17 @@ __all__ = [
     "U64",
     "U8",
     "VariantInfo",
+    "Wire",
     "cluster_message",
     "codec_for",
     "decode_args",
     "encode_args",
+    "fallback_of",
     "from_bytes",
+    "layout_of",
+    "list_structs",
     "local_message",
+    "register_codecs",
     "to_bytes",
+    "wire_of",
 ]

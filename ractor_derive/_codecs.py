@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from ._errors import CodecError, DeserializationError, SerializationError
 from ._plan import Wire, wire_of
 
-__all__ = ["Codec", "CodecError", "codec_for", "codec_of", "from_bytes", "to_bytes"]
+__all__ = ["Codec", "CodecError", "codec_for", "codec_of", "from_bytes", "list_structs", "to_bytes"]
 
 T = TypeVar("T")
 

@@ -17,9 +17,9 @@ field through its codec. A value the fast path does not take (the type checks fa
 the same result or the precise error, and counts the calls in ``Fallback.calls``.
 
 The only exceptions the fast path catches are the ones its own operations raise on such
-values (``struct.error``, ``OverflowError``, ``ValueError`` — codec errors and Unicode errors
-are ValueErrors —, ``TypeError`` from a user type's method, ``IndexError`` for a bool byte
-past ``01``); nothing is swallowed silently: every catch goes to the fallback.
+values: ``struct.error``, ``OverflowError``, ``ValueError`` (codec and Unicode errors are
+ValueErrors) and, when encoding, ``TypeError`` (a user type's ``into_bytes``). Nothing is
+swallowed: every catch goes to the fallback, which decides.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ __all__ = [
     "ArgsSource",
     "Fallback",
     "args_source",
+    "call_lines",
     "inlinable",
     "materialize",
 ]
@@ -55,7 +56,7 @@ LINE = 100
 """The line length of generated modules (as ruff formats them)."""
 
 ENCODE_ERRORS = "(OverflowError, TypeError, ValueError, struct.error)"
-DECODE_ERRORS = "(IndexError, ValueError, struct.error)"
+DECODE_ERRORS = "(ValueError, struct.error)"
 
 _FIXED = frozenset({"int", "float", "f32", "bool"})
 
@@ -116,7 +117,7 @@ class ArgsSource:
     ``encode`` and ``decode`` are function bodies (lines, unindented) over the parameters
     ``msg`` and ``args``; ``encode`` returns through ``{wrap}`` placeholders (see
     :meth:`encode_lines`). They use the :attr:`globals`, the fallback named :attr:`fallback`,
-    the class named :attr:`cls`, and the shared ``struct``, ``_countOf``, ``_BOOLS``, ``_new``.
+    the class named :attr:`cls`, and the shared ``struct``, ``_countOf``, ``_new``.
     """
 
     globals: tuple[Global, ...]
@@ -140,7 +141,7 @@ def _fits(text: str) -> bool:
     return len(text) <= LINE
 
 
-def _call(indent: str, head: str, args: list[str], tail: str = "") -> list[str]:
+def call_lines(indent: str, head: str, args: list[str], tail: str = "") -> list[str]:
     """``head(args)tail`` as ruff formats it: one line, args on one line, or one per line."""
     one = f"{indent}{head}({', '.join(args)}){tail}"
     if _fits(one):
@@ -150,6 +151,15 @@ def _call(indent: str, head: str, args: list[str], tail: str = "") -> list[str]:
     if _fits(middle) and _fits(f"{indent}{head}("):
         return [f"{indent}{head}(", middle, f"{indent}){tail}"]
     return [f"{indent}{head}(", *[f"{inner}{a}," for a in args], f"{indent}){tail}"]
+
+
+def _either(indent: str, target: str, condition: str, yes: str, no: str) -> list[str]:
+    """``target = yes if condition else no``: one line if it fits (ruff's SIM108), or four."""
+    one = f"{indent}{target} = {yes} if {condition} else {no}"
+    if _fits(one):
+        return [one]
+    return [f"{indent}if {condition}:", f"{indent}    {target} = {yes}", f"{indent}else:",
+            f"{indent}    {target} = {no}"]
 
 
 def _condition(indent: str, keyword_: str, parts: list[str], op: str) -> list[str]:
@@ -224,7 +234,7 @@ def _encode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
         nonlocal fmt, values, stretch
         if fmt:
             name = f"_p{len(segments)}"
-            body.extend(_call(pad, f"{name} = {glob('pack', fmt)}", values))
+            body.extend(call_lines(pad, f"{name} = {glob('pack', fmt)}", values))
             segments.append(name)
         fmt, values, stretch = "", [], 0
 
@@ -252,10 +262,8 @@ def _encode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
         elif _is_numeric_list(wire):
             assert wire.fmt is not None
             structs = glob("structs", wire.fmt)
-            body.append(f"{pad}if len({v}) <= {LIST_STRUCT_MAX}:")
-            body.append(f"{pad}    {d} = {structs}[len({v})].pack(*{v})")
-            body.append(f"{pad}else:")
-            body.append(f"{pad}    {d} = {glob('encode', i)}({v})")
+            body += _either(pad, d, f"len({v}) <= {LIST_STRUCT_MAX}",
+                            f"{structs}[len({v})].pack(*{v})", f"{glob('encode', i)}({v})")
         else:
             body.append(f"{pad}{d} = {glob('encode', i)}({v})")
         fmt += "Q"
@@ -302,7 +310,7 @@ def _decode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
         """Read the stretch; return its size."""
         unpack = glob("unpack", fmt)
         target = f"({targets[0]},)" if len(targets) == 1 else ", ".join(targets)
-        lines.extend(_call(pad, f"{target} = {unpack}", ["args", pos()]))
+        lines.extend(call_lines(pad, f"{target} = {unpack}", ["args", pos()]))
         return struct_size(fmt)
 
     def miss(conditions: list[str]) -> None:
@@ -337,7 +345,8 @@ def _decode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
             targets += [n, v]
             fails.append(f"{n} != {wire.width}")
             if wire.kind == "bool":
-                after.append(f"{pad}{v} = _BOOLS[{v}]")  # IndexError past 01
+                fails.append(f"{v} > 1")  # only 00 and 01
+                after.append(f"{pad}{v} = {v} == 1")
             elif wire.kind == "f32":
                 after.append(f"{pad}if {v} != {v}:")  # a NaN: keep its bits
                 after.append(f"{pad}    raise ValueError")
@@ -361,10 +370,9 @@ def _decode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
             assert wire.fmt is not None
             width = struct_size(wire.fmt)
             structs = glob("structs", wire.fmt)
-            lines.append(f"{pad}if {n} % {width} or {n} > {width * LIST_STRUCT_MAX}:")
-            lines.append(f"{pad}    {v} = {glob('decode', i)}({chunk})")
-            lines.append(f"{pad}else:")
-            lines.append(f"{pad}    {v} = list({structs}[{n} // {width}].unpack_from(args, _p))")
+            lines += _either(pad, v, f"{n} % {width} or {n} > {width * LIST_STRUCT_MAX}",
+                             f"{glob('decode', i)}({chunk})",
+                             f"list({structs}[{n} // {width}].unpack_from(args, _p))")
         else:
             lines.append(f"{pad}{v} = {glob('decode', i)}({chunk})")
         base, offset = "_e", 0
@@ -387,7 +395,7 @@ def _decode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
             out += [f'            _f["{f.name}"] = _v{i}' for i, f in enumerate(fields)]
         out.append("            return _o")
     else:
-        out += _call("            ", f"return {fallback}.build",
+        out += call_lines("            ", f"return {fallback}.build",
                      [f"{f.name}=_v{i}" for i, f in enumerate(fields)])
     out.append(f"    return {fallback}.decode(args)")
     return out
@@ -430,7 +438,6 @@ def materialize(source: ArgsSource, fields: Sequence[FieldPlan], fallback: Fallb
     ns: dict[str, Any] = {
         "struct": struct,
         "_countOf": operator.countOf,
-        "_BOOLS": (False, True),
         "_new": object.__new__,
         source.fallback: fallback,
         source.cls: cls,

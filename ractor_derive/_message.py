@@ -70,7 +70,10 @@ __all__ = [
     "cluster_message",
     "decode_args",
     "encode_args",
+    "fallback_of",
+    "layout_of",
     "local_message",
+    "register_codecs",
 ]
 
 T = TypeVar("T")
@@ -300,6 +303,61 @@ def decode_args(cls: type[V], args: bytes) -> V:
         raise DeserializationError(f"the arguments decode to {type(decoded).__name__}, "
                                    f"not {cls.__name__}", variant=info.tag)
     return decoded
+
+
+def _variant_info(cls: type[Any]) -> VariantInfo:
+    info = cls.__dict__.get("__ractor_variant__") if isinstance(cls, type) else None
+    if not isinstance(info, VariantInfo) or info.fallback is None:
+        raise MessageDeclarationError(f"{cls!r} is not a cluster message variant")
+    return info
+
+
+def fallback_of(cls: type[V]) -> Fallback[V]:
+    """The general codec of cluster variant ``cls``, which its compiled codec falls back to.
+
+    Generated modules call this; ``fallback_of(cls).calls`` counts the hand-overs.
+
+    Raises:
+        MessageDeclarationError: ``cls`` is not a cluster variant.
+    """
+    fallback: Fallback[V] | None = _variant_info(cls).fallback
+    assert fallback is not None
+    return fallback
+
+
+def layout_of(cls: type[Any]) -> str:
+    """The wire layout of a cluster variant: ``Tag(field:rust,...)``, ``Tag!(...)`` for a call."""
+    info = _variant_info(cls)
+    fields = ",".join(f.signature() for f in info.plan)
+    return f"{info.tag}{'!' if info.is_call else ''}({fields})"
+
+
+def register_codecs(cls: type[V], layout: str, encode: Callable[[V], bytes],
+                    decode: Callable[[bytes], V]) -> None:
+    """Make a generated module's ``encode`` / ``decode`` the codec of cluster variant ``cls``.
+
+    ``ractor-derive gen`` writes a call to this after each variant's functions, with the
+    layout the functions were generated for; they are compiled from the same plan as the
+    derive's own, so this makes the reviewed code the code that runs.
+
+    Raises:
+        MessageDeclarationError: ``cls`` is not a cluster variant, or its layout is not
+            ``layout`` any more (the generated module is stale: run ``ractor-derive gen``).
+    """
+    info = _variant_info(cls)
+    actual = layout_of(cls)
+    if actual != layout:
+        raise MessageDeclarationError(
+            f"{_label(info.family.cls, cls)}: the generated codec is for {layout}, but the "
+            f"variant is now {actual}; regenerate it with ractor-derive gen"
+        )
+    info.encode_args = encode
+    info.decode_args = decode
+    info.generated = True
+    table = "__ractor_calls__" if info.is_call else "__ractor_casts__"
+    setattr(cls, table, {info.tag: decode})
+    family = info.family.cls
+    setattr(family, table, {**getattr(family, table), info.tag: decode})
 
 
 def _family_decorator(cluster: bool) -> Callable[[type[T]], type[T]]:

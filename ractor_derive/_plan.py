@@ -117,8 +117,8 @@ class FieldPlan:
     wire: Wire
 
     def signature(self) -> str:
-        """``name: RustType``, as a generated module records its layout."""
-        return f"{self.name}: {self.wire.rust}"
+        """``name:RustType`` (no spaces), as a generated module records its layout."""
+        return f"{self.name}:{self.wire.rust.replace(' ', '')}"
 
 
 def type_name(tp: Any) -> str:

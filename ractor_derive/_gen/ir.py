@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._plan import FieldPlan, Wire
+
 __all__ = ["FamilyIR", "FieldIR", "ModuleIR", "VariantIR"]
 
 
 @dataclass(frozen=True)
 class FieldIR:
-    """A field (or a reply type): its Python annotation text, its Rust type, its codec."""
+    """A field (or a reply type): its Python annotation text, its Rust type, its wire plan."""
 
     name: str
     py_type: str
     rust_type: str
-    kind: str  # int, float, f32, bool, unit, str, bytes, list, other
-    struct_fmt: str | None  # the struct format of a fixed-width scalar, else None
-    width: int | None  # the fixed width in bytes, else None
+    wire: Wire | None  # None in a local family
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,11 @@ class VariantIR:
     def is_call(self) -> bool:
         """Whether the variant is an rpc call."""
         return self.reply is not None
+
+    @property
+    def plan(self) -> tuple[FieldPlan, ...]:
+        """The wire plan of the arguments (a cluster variant's)."""
+        return tuple(FieldPlan(f.name, f.wire) for f in self.fields if f.wire is not None)
 
 
 @dataclass(frozen=True)

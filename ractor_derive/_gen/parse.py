@@ -17,11 +17,9 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from ractor_core import RactorError
-
-from .._codecs import codec_for
-from .._errors import MessageDeclarationError
+from .._errors import GenError, MessageDeclarationError
 from .._message import FamilyInfo, Message, VariantInfo, _builds_without_init
+from .._plan import wire_of
 from .._types import CharKind, FloatKind, IntKind
 from .ir import FamilyIR, FieldIR, ModuleIR, VariantIR
 
@@ -29,14 +27,6 @@ __all__ = ["GenError", "load"]
 
 _INT_NAMES = {(k.bits, k.signed): k.rust.upper() for k in (
     IntKind(b, s) for b in (8, 16, 32, 64, 128) for s in (False, True))}
-
-
-class GenError(RactorError):
-    """A user mistake in a source: ``where`` is ``file:line``."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: error: {message}")
-        self.where = where
 
 
 def _relative(path: Path) -> str:
@@ -261,17 +251,15 @@ def _field(
         if cluster:
             raise GenError(where, f"{info.cls.__name__}.{name}: the type {annotation!r} cannot "
                                   "be imported by name, so it cannot be generated")
-        return FieldIR(name, "Any", "", "other", None, None)  # local: typed loosely
+        return FieldIR(name, "Any", "", None)  # local: typed loosely
     py = _py_type(annotation, derive, extra)
     if not cluster:
-        return FieldIR(name, py, "", "other", None, None)
+        return FieldIR(name, py, "", None)
     try:
-        codec = codec_for(annotation)
+        wire = wire_of(annotation)
     except TypeError as exc:  # the decorator would have refused it already
         raise GenError(f"{rel}:{_line(info.cls)}", str(exc)) from None
-    rust = _rust_type(annotation, codec.rust)
-    fmt = codec.fmt if codec.kind in ("int", "float", "f32") else None
-    return FieldIR(name, py, rust, codec.kind, fmt, codec.fixed_width)
+    return FieldIR(name, py, wire.rust_type, wire)
 
 
 _SOURCE: list[types.ModuleType] = []  # the module being read (set by load)
@@ -319,10 +307,3 @@ def _py_type(tp: Any, derive: set[str], extra: set[tuple[str, str]]) -> str:
             return name
         raise TypeError(f"{cls!r} cannot be imported by name from its module")
     return "Any"
-
-
-def _rust_type(tp: Any, rust: str) -> str:
-    """The Rust type of a field: the codec's name, or the class's for user types."""
-    if " (" in rust:  # "Point (prost)", "Model (serde_json)"
-        return rust.split(" (")[0]
-    return rust

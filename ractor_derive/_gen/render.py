@@ -1,4 +1,4 @@
-"""Render IR through the jinja2 templates: Python modules and stubs, or Rust enums.
+"""Render IR through the jinja2 templates: Python modules, or Rust enums.
 
 Templates format; they do not decide. Everything they need is computed here, in order, so
 that the same input gives the same bytes.
@@ -7,18 +7,19 @@ that the same input gives the same bytes.
 from __future__ import annotations
 
 import re
+import typing
 from importlib import resources
 from pathlib import Path
 
 import jinja2
 
+from .._compile import LINE, ArgsSource, Global, args_source, call_lines
+from .._errors import GenError
 from .ir import FieldIR, ModuleIR, VariantIR
-from .parse import GenError
 
-__all__ = ["outputs", "render_python", "render_rust", "render_stub"]
+__all__ = ["outputs", "render_python", "render_rust"]
 
 _RESERVED = {"ref", "timeout"}
-_INLINE_KINDS = {"str", "bytes", "bool", "unit"}  # with a struct format: int, float, f32
 
 
 def _environment() -> jinja2.Environment:
@@ -43,61 +44,40 @@ def _template(name: str) -> str:
         return (_SOURCE_TEMPLATES / name).read_text("utf-8")
 
 
-def _codec_name(variant: VariantIR, field: FieldIR) -> str:
-    """A module-level name for one field's codec: unique, as class names are in a module."""
-    return f"_codec_{variant.class_name}__{field.name}"
+def _global_line(g: Global, variant: VariantIR) -> str:
+    """The module-level definition of one global of a variant's codec."""
+    if g.what in ("pack", "unpack"):
+        method = "pack" if g.what == "pack" else "unpack_from"
+        value = f'struct.Struct(">{g.arg}").{method}'
+    elif g.what == "structs":
+        value = f'list_structs("{g.arg}")'
+    else:
+        assert isinstance(g.arg, int)
+        field: FieldIR = variant.fields[g.arg]
+        value = f"codec_for({field.py_type}).{g.what}"
+    line = f"{g.name} = {value}"
+    if len(line) > LINE:  # as ruff splits it
+        head, _, rest = value.partition("(")
+        line = f"{g.name} = {head}(\n    {rest[: rest.index(')')]}\n){rest[rest.index(')') + 1:]}"
+    return line
 
 
-def _encode_lines(variant: VariantIR, field: FieldIR, i: int) -> list[str]:
-    """Lines that set ``p{i}``: the field's length prefix and bytes."""
-    v, p = f"v{i}", f"p{i}"
-    kind = field.kind
-    if kind in ("int", "float", "f32") and field.struct_fmt:
-        check = "int" if kind == "int" else "float"
-        lines = [f"if type({v}) is not {check}:", "    raise TypeError"]
-        if kind == "f32":
-            lines += [f"if {v} != {v}:", "    raise ValueError  # a NaN: its bits, the slow way"]
-        return [*lines, f"{p} = _S_Q{field.struct_fmt}.pack({field.width}, {v})"]
-    if kind == "bool":
-        return [f"if type({v}) is not bool:", "    raise TypeError",
-                f"{p} = _TRUE if {v} else _FALSE"]
-    if kind == "str":
-        return [f"if type({v}) is not str:", "    raise TypeError", f"d{i} = {v}.encode()",
-                f"{p} = _LEN.pack(len(d{i})) + d{i}"]
-    if kind == "bytes":
-        return [f"if type({v}) is not bytes:", "    raise TypeError",
-                f"{p} = _LEN.pack(len({v})) + {v}"]
-    if kind == "unit":
-        return [f"if {v} is not None:", "    raise TypeError", f"{p} = _UNIT"]
-    return [f"d{i} = {_codec_name(variant, field)}.encode({v})",
-            f"{p} = _LEN.pack(len(d{i})) + d{i}"]
-
-
-def _decode_lines(variant: VariantIR, field: FieldIR, i: int) -> list[str]:
-    """Lines that read field ``f{i}`` at ``pos`` and move ``pos`` past it."""
-    f = f"f{i}"
-    kind = field.kind
-    if kind in ("int", "float", "f32") and field.struct_fmt:
-        lines = [f"size, {f} = _S_Q{field.struct_fmt}.unpack_from(args, pos)",
-                 f"if size != {field.width}:", "    raise ValueError",
-                 f"pos += {8 + (field.width or 0)}"]
-        if kind == "f32":
-            lines += [f"if {f} != {f}:", "    raise ValueError  # a NaN: its bits, the slow way"]
-        return lines
-    if kind == "bool":
-        return ["if args[pos : pos + 8] != _ONE:", "    raise ValueError",
-                "flag = args[pos + 8]", "if flag > 1:", "    raise ValueError",
-                f"{f} = flag == 1", "pos += 9"]
-    if kind == "unit":
-        return ["if args[pos : pos + 8] != _UNIT:", "    raise ValueError", f"{f} = None",
-                "pos += 8"]
-    lines = ["(size,) = _LEN.unpack_from(args, pos)", "pos += 8", "if size > end - pos:",
-             "    raise ValueError", "chunk = args[pos : pos + size]", "pos += size"]
-    if kind == "str":
-        return [*lines, f"{f} = chunk.decode()"]
-    if kind == "bytes":
-        return [*lines, f"{f} = chunk"]
-    return [*lines, f"{f} = {_codec_name(variant, field)}.decode(chunk)"]
+def _codec(variant: VariantIR, family: str) -> dict[str, object]:
+    """What the template writes for one cluster variant's codec."""
+    source: ArgsSource = args_source(variant.plan, prefix=f"_{variant.snake}_",
+                                     cls=variant.class_name, fast_build=variant.fast_build)
+    fields = ",".join(f.signature() for f in variant.plan)
+    layout = f"{variant.tag}{'!' if variant.is_call else ''}({fields})"
+    snake = variant.snake
+    return {
+        "globals": [_global_line(g, variant) for g in source.globals],
+        "fallback": source.fallback,
+        "encode": source.encode_lines(),
+        "decode": list(source.decode),
+        "register": call_lines("", "register_codecs", [
+            variant.class_name, f'"{layout}"', f"encode_{snake}", f"decode_{snake}"]),
+        "label": f"{family}.{variant.class_name}",
+    }
 
 
 def _rust_fields(variant: VariantIR) -> str:
@@ -110,17 +90,11 @@ def _rust_fields(variant: VariantIR) -> str:
 def _context(m: ModuleIR) -> dict[str, object]:
     source_names: set[str] = set()
     exports: list[str] = []
-    struct_formats: set[str] = set()
-    codec_funcs: list[tuple[str, str]] = []
-    has_codecs = False
-    stub_names: set[str] = set()
+    codecs: dict[str, dict[str, object]] = {}
     for family in m.families:
         source_names.add(family.ref_type)
-        stub_names.add(family.ref_type)
         for v in family.variants:
             source_names.add(v.class_name)
-            if family.cluster:
-                stub_names.add(v.class_name)
             clash = {f.name for f in v.fields} & _RESERVED
             if clash:
                 name = sorted(clash)[0]
@@ -130,38 +104,39 @@ def _context(m: ModuleIR) -> dict[str, object]:
                     f"parameter of the generated helper; rename the field",
                 )
             if family.cluster:
-                has_codecs = True
                 exports += [f"decode_{v.snake}", f"encode_{v.snake}"]
-                for fld in v.fields:
-                    if fld.struct_fmt:
-                        struct_formats.add("Q" + fld.struct_fmt)
-                    elif fld.kind not in _INLINE_KINDS:
-                        codec_funcs.append((_codec_name(v, fld), fld.py_type))
+                codecs[v.class_name] = _codec(v, family.name)
             exports.append(f"{'call' if v.is_call else 'cast'}_{v.snake}")
     needs_any = any(f.py_type == "Any" for fam in m.families for v in fam.variants
                     for f in (*v.fields, *((v.reply,) if v.reply else ())))
+    text = "\n".join(
+        line
+        for codec in codecs.values()
+        for key in ("globals", "encode", "decode")
+        for line in typing.cast(list[str], codec[key])
+    )
     derive = set(m.derive_names)
-    if codec_funcs:
-        derive.add("codec_for")
-    if has_codecs:
-        derive.update(("decode_args", "encode_args"))
+    for name, used in (
+        ("codec_for", "codec_for(" in text),
+        ("list_structs", "list_structs(" in text),
+        ("fallback_of", bool(codecs)),
+        ("register_codecs", bool(codecs)),
+    ):
+        if used:
+            derive.add(name)
     source_names.update(name for module, name in m.extra_imports if module == m.module)
-    stub_names.update(name for module, name in m.extra_imports if module == m.module)
     other_imports = [(module, name) for module, name in m.extra_imports if module != m.module]
     return {
         "m": m,
         "other_imports": other_imports,
         "needs_any": needs_any,
+        "needs_struct": "struct." in text,
+        "needs_count": "_countOf(" in text,
+        "needs_new": "_new(" in text,
         "source_names": sorted(source_names),
-        "stub_source_names": sorted(stub_names),
         "exports": sorted(exports),
-        "struct_formats": sorted(struct_formats),
-        "codec_funcs": codec_funcs,
-        "has_codecs": has_codecs,
+        "codecs": codecs,
         "derive_imports": sorted(derive, key=_import_order),
-        "stub_derive_imports": sorted(m.derive_names, key=_import_order),
-        "encode_lines": _encode_lines,
-        "decode_lines": _decode_lines,
         "rust_fields": _rust_fields,
     }
 
@@ -176,11 +151,6 @@ def _import_order(name: str) -> tuple[int, list[object]]:
 def render_python(m: ModuleIR) -> str:
     """The generated Python module."""
     return _environment().get_template("python_module.py.j2").render(_context(m))
-
-
-def render_stub(m: ModuleIR) -> str:
-    """The ``.pyi`` stub of the generated module."""
-    return _environment().get_template("python_stub.pyi.j2").render(_context(m))
 
 
 def render_rust(m: ModuleIR) -> str:
@@ -201,4 +171,4 @@ def outputs(m: ModuleIR, lang: str) -> dict[str, str]:
     """The generated files of one source: file name -> text."""
     if lang == "rust":
         return {f"{m.stem}.rs": render_rust(m)}
-    return {f"{m.stem}_ractor.py": render_python(m), f"{m.stem}_ractor.pyi": render_stub(m)}
+    return {f"{m.stem}_ractor.py": render_python(m)}

@@ -2,12 +2,16 @@
 """Codecs and typed helpers for the message families of tests/ractor_derive/golden/kitchen.py.
 
 Regenerate with ``ractor-derive gen``; its ``--check`` fails when this file is stale.
-The codecs write the same bytes as the decorators (and as the Rust derive).
+Each codec is compiled from the variant's wire plan, as the decorators compile theirs (the
+same source, byte for byte, and the bytes of the Rust derive); importing this module
+registers them as the variants' codecs. A value or bytes the fast path does not take go to
+the variant's general codec (``fallback_of``), which gives the same result or the error.
 """
 
 from __future__ import annotations
 
 import struct
+from operator import countOf as _countOf
 
 from ractor_core import ActorRef
 from ractor_derive import (
@@ -20,8 +24,9 @@ from ractor_derive import (
     U128,
     Char,
     codec_for,
-    decode_args,
-    encode_args,
+    fallback_of,
+    list_structs,
+    register_codecs,
 )
 
 from ractor_cluster.protocol.control_pb2 import Actor
@@ -65,59 +70,52 @@ __all__ = [
     "encode_with_actor",
 ]
 
-_LEN = struct.Struct(">Q")
-_UNIT = bytes(8)  # the length prefix of an empty field
-_ONE = _LEN.pack(1)
-_TRUE = _ONE + b"\x01"
-_FALSE = _ONE + b"\x00"
 _new = object.__new__
-_S_QH = struct.Struct(">QH")
-_S_Qb = struct.Struct(">Qb")
-_S_Qd = struct.Struct(">Qd")
-_S_Qf = struct.Struct(">Qf")
-_S_Qq = struct.Struct(">Qq")
-_codec_WithActor__actor = codec_for(Actor)
-_codec_Lists__shorts = codec_for(list[U16])
-_codec_Lists__bits = codec_for(list[bool])
-_codec_Lists__letters = codec_for(list[Char])
-_codec_Lists__floats = codec_for(list[F32])
-_codec_Numbers__big = codec_for(U128)
-_codec_Numbers__huge = codec_for(I128)
-_codec_Texts__letter = codec_for(Char)
+
+
+_with_actor_e0 = codec_for(Actor).encode
+_with_actor_p1 = struct.Struct(">Q").pack
+_with_actor_u2 = struct.Struct(">Q").unpack_from
+_with_actor_d3 = codec_for(Actor).decode
+_with_actor_fallback = fallback_of(WithActor)
 
 
 def encode_with_actor(msg: WithActor) -> bytes:
     """The packed arguments of Kitchen.WithActor (wire variant Advertised)."""
+    _v0 = msg.actor
     try:
-        v0 = msg.actor
-        d0 = _codec_WithActor__actor.encode(v0)
-        p0 = _LEN.pack(len(d0)) + d0
-    except Exception:
-        return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    return p0
+        _d0 = _with_actor_e0(_v0)
+        _p0 = _with_actor_p1(len(_d0))
+        _r = _p0 + _d0
+    except (OverflowError, TypeError, ValueError, struct.error):
+        pass
+    else:
+        return _r
+    return _with_actor_fallback.encode(msg)
 
 
 def decode_with_actor(args: bytes) -> WithActor:
     """Rebuild Kitchen.WithActor from its packed arguments."""
-    try:
-        end = len(args)
-        pos = 0
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f0 = _codec_WithActor__actor.decode(chunk)
-        if pos != end:
-            raise ValueError
-        msg = _new(WithActor)
-        fields = msg.__dict__
-        fields["actor"] = f0
-        return msg
-    except Exception:
-        pass
-    return decode_args(WithActor, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            (_n0,) = _with_actor_u2(args, 0)
+            _p = 8
+            _e = _p + _n0
+            if _e != _z:
+                raise ValueError
+            _v0 = _with_actor_d3(args[_p:_e])
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(WithActor)
+            _f = _o.__dict__
+            _f["actor"] = _v0
+            return _o
+    return _with_actor_fallback.decode(args)
+
+
+register_codecs(WithActor, "Advertised(actor:Actor(prost))", encode_with_actor, decode_with_actor)
 
 
 def cast_with_actor(
@@ -133,49 +131,56 @@ def cast_with_actor(
     )
 
 
+_ask_p0 = struct.Struct(">Q").pack
+_ask_p1 = struct.Struct(">QH").pack
+_ask_u2 = struct.Struct(">Q").unpack_from
+_ask_u3 = struct.Struct(">QH").unpack_from
+_ask_fallback = fallback_of(Ask)
+
+
 def encode_ask(msg: Ask) -> bytes:
     """The packed arguments of Kitchen.Ask (wire variant Ask)."""
-    try:
-        v0 = msg.query
-        if type(v0) is not str:
-            raise TypeError
-        d0 = v0.encode()
-        p0 = _LEN.pack(len(d0)) + d0
-        v1 = msg.limit
-        if type(v1) is not int:
-            raise TypeError
-        p1 = _S_QH.pack(2, v1)
-    except Exception:
-        return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    return b"".join((p0, p1))
+    _v0 = msg.query
+    _v1 = msg.limit
+    if type(_v0) is str and type(_v1) is int:
+        try:
+            _d0 = _v0.encode()
+            _p0 = _ask_p0(len(_d0))
+            _p2 = _ask_p1(2, _v1)
+            _r = b"".join((_p0, _d0, _p2))
+        except (OverflowError, TypeError, ValueError, struct.error):
+            pass
+        else:
+            return _r
+    return _ask_fallback.encode(msg)
 
 
 def decode_ask(args: bytes) -> Ask:
     """Rebuild Kitchen.Ask from its packed arguments."""
-    try:
-        end = len(args)
-        pos = 0
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f0 = chunk.decode()
-        size, f1 = _S_QH.unpack_from(args, pos)
-        if size != 2:
-            raise ValueError
-        pos += 10
-        if pos != end:
-            raise ValueError
-        msg = _new(Ask)
-        fields = msg.__dict__
-        fields["query"] = f0
-        fields["limit"] = f1
-        return msg
-    except Exception:
-        pass
-    return decode_args(Ask, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            (_n0,) = _ask_u2(args, 0)
+            _p = 8
+            _e = _p + _n0
+            if _e > _z:
+                raise ValueError
+            _v0 = args[_p:_e].decode()
+            _n1, _v1 = _ask_u3(args, _e)
+            if _n1 != 2 or _e + 10 != _z:
+                raise ValueError
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Ask)
+            _f = _o.__dict__
+            _f["query"] = _v0
+            _f["limit"] = _v1
+            return _o
+    return _ask_fallback.decode(args)
+
+
+register_codecs(Ask, "Ask!(query:String,limit:u16)", encode_ask, decode_ask)
 
 
 async def call_ask(
@@ -195,6 +200,9 @@ async def call_ask(
     )
 
 
+_empty_fallback = fallback_of(Empty)
+
+
 def encode_empty(msg: Empty) -> bytes:
     """The packed arguments of Kitchen.Empty (wire variant Empty)."""
     return b""
@@ -202,13 +210,20 @@ def encode_empty(msg: Empty) -> bytes:
 
 def decode_empty(args: bytes) -> Empty:
     """Rebuild Kitchen.Empty from its packed arguments."""
-    try:
-        if args:
-            raise ValueError
-        return Empty()
-    except Exception:
-        pass
-    return decode_args(Empty, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            if _z:
+                raise ValueError
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Empty)
+            return _o
+    return _empty_fallback.decode(args)
+
+
+register_codecs(Empty, "Empty()", encode_empty, decode_empty)
 
 
 def cast_empty(ref: ActorRef[KitchenMsg]) -> None:
@@ -216,71 +231,95 @@ def cast_empty(ref: ActorRef[KitchenMsg]) -> None:
     ref.cast(Empty())
 
 
+_lists_s0 = list_structs("H")
+_lists_e1 = codec_for(list[U16]).encode
+_lists_p2 = struct.Struct(">Q").pack
+_lists_e3 = codec_for(list[bool]).encode
+_lists_e4 = codec_for(list[Char]).encode
+_lists_e5 = codec_for(list[F32]).encode
+_lists_u6 = struct.Struct(">Q").unpack_from
+_lists_d7 = codec_for(list[U16]).decode
+_lists_d8 = codec_for(list[bool]).decode
+_lists_d9 = codec_for(list[Char]).decode
+_lists_d10 = codec_for(list[F32]).decode
+_lists_fallback = fallback_of(Lists)
+
+
 def encode_lists(msg: Lists) -> bytes:
     """The packed arguments of Kitchen.Lists (wire variant Lists)."""
-    try:
-        v0 = msg.shorts
-        d0 = _codec_Lists__shorts.encode(v0)
-        p0 = _LEN.pack(len(d0)) + d0
-        v1 = msg.bits
-        d1 = _codec_Lists__bits.encode(v1)
-        p1 = _LEN.pack(len(d1)) + d1
-        v2 = msg.letters
-        d2 = _codec_Lists__letters.encode(v2)
-        p2 = _LEN.pack(len(d2)) + d2
-        v3 = msg.floats
-        d3 = _codec_Lists__floats.encode(v3)
-        p3 = _LEN.pack(len(d3)) + d3
-    except Exception:
-        return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    return b"".join((p0, p1, p2, p3))
+    _v0 = msg.shorts
+    _v1 = msg.bits
+    _v2 = msg.letters
+    _v3 = msg.floats
+    if type(_v0) is list and _countOf(map(type, _v0), int) == len(_v0):
+        try:
+            _d0 = _lists_s0[len(_v0)].pack(*_v0) if len(_v0) <= 256 else _lists_e1(_v0)
+            _p0 = _lists_p2(len(_d0))
+            _d1 = _lists_e3(_v1)
+            _p2 = _lists_p2(len(_d1))
+            _d2 = _lists_e4(_v2)
+            _p4 = _lists_p2(len(_d2))
+            _d3 = _lists_e5(_v3)
+            _p6 = _lists_p2(len(_d3))
+            _r = b"".join((_p0, _d0, _p2, _d1, _p4, _d2, _p6, _d3))
+        except (OverflowError, TypeError, ValueError, struct.error):
+            pass
+        else:
+            return _r
+    return _lists_fallback.encode(msg)
 
 
 def decode_lists(args: bytes) -> Lists:
     """Rebuild Kitchen.Lists from its packed arguments."""
-    try:
-        end = len(args)
-        pos = 0
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f0 = _codec_Lists__shorts.decode(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f1 = _codec_Lists__bits.decode(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f2 = _codec_Lists__letters.decode(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f3 = _codec_Lists__floats.decode(chunk)
-        if pos != end:
-            raise ValueError
-        msg = _new(Lists)
-        fields = msg.__dict__
-        fields["shorts"] = f0
-        fields["bits"] = f1
-        fields["letters"] = f2
-        fields["floats"] = f3
-        return msg
-    except Exception:
-        pass
-    return decode_args(Lists, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            (_n0,) = _lists_u6(args, 0)
+            _p = 8
+            _e = _p + _n0
+            if _e > _z:
+                raise ValueError
+            if _n0 % 2 or _n0 > 512:
+                _v0 = _lists_d7(args[_p:_e])
+            else:
+                _v0 = list(_lists_s0[_n0 // 2].unpack_from(args, _p))
+            (_n1,) = _lists_u6(args, _e)
+            _p = _e + 8
+            _e = _p + _n1
+            if _e > _z:
+                raise ValueError
+            _v1 = _lists_d8(args[_p:_e])
+            (_n2,) = _lists_u6(args, _e)
+            _p = _e + 8
+            _e = _p + _n2
+            if _e > _z:
+                raise ValueError
+            _v2 = _lists_d9(args[_p:_e])
+            (_n3,) = _lists_u6(args, _e)
+            _p = _e + 8
+            _e = _p + _n3
+            if _e != _z:
+                raise ValueError
+            _v3 = _lists_d10(args[_p:_e])
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Lists)
+            _f = _o.__dict__
+            _f["shorts"] = _v0
+            _f["bits"] = _v1
+            _f["letters"] = _v2
+            _f["floats"] = _v3
+            return _o
+    return _lists_fallback.decode(args)
+
+
+register_codecs(
+    Lists,
+    "Lists(shorts:Vec<u16>,bits:Vec<bool>,letters:Vec<char>,floats:Vec<f32>)",
+    encode_lists,
+    decode_lists,
+)
 
 
 def cast_lists(
@@ -302,107 +341,103 @@ def cast_lists(
     )
 
 
+_numbers_e0 = codec_for(U128).encode
+_numbers_p1 = struct.Struct(">QbQHQ").pack
+_numbers_e2 = codec_for(I128).encode
+_numbers_p3 = struct.Struct(">Q").pack
+_numbers_p4 = struct.Struct(">QqQfQd").pack
+_numbers_p5 = struct.Struct(">Qd").pack
+_numbers_u6 = struct.Struct(">QbQHQ").unpack_from
+_numbers_d7 = codec_for(U128).decode
+_numbers_u8 = struct.Struct(">Q").unpack_from
+_numbers_d9 = codec_for(I128).decode
+_numbers_u10 = struct.Struct(">QqQfQd").unpack_from
+_numbers_u11 = struct.Struct(">Qd").unpack_from
+_numbers_fallback = fallback_of(Numbers)
+
+
 def encode_numbers(msg: Numbers) -> bytes:
     """The packed arguments of Kitchen.Numbers (wire variant Numbers)."""
-    try:
-        v0 = msg.tiny
-        if type(v0) is not int:
-            raise TypeError
-        p0 = _S_Qb.pack(1, v0)
-        v1 = msg.port
-        if type(v1) is not int:
-            raise TypeError
-        p1 = _S_QH.pack(2, v1)
-        v2 = msg.big
-        d2 = _codec_Numbers__big.encode(v2)
-        p2 = _LEN.pack(len(d2)) + d2
-        v3 = msg.huge
-        d3 = _codec_Numbers__huge.encode(v3)
-        p3 = _LEN.pack(len(d3)) + d3
-        v4 = msg.plain
-        if type(v4) is not int:
-            raise TypeError
-        p4 = _S_Qq.pack(8, v4)
-        v5 = msg.ratio
-        if type(v5) is not float:
-            raise TypeError
-        if v5 != v5:
-            raise ValueError  # a NaN: its bits, the slow way
-        p5 = _S_Qf.pack(4, v5)
-        v6 = msg.exact
-        if type(v6) is not float:
-            raise TypeError
-        p6 = _S_Qd.pack(8, v6)
-        v7 = msg.real
-        if type(v7) is not float:
-            raise TypeError
-        p7 = _S_Qd.pack(8, v7)
-    except Exception:
-        return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    return b"".join((p0, p1, p2, p3, p4, p5, p6, p7))
+    _v0 = msg.tiny
+    _v1 = msg.port
+    _v2 = msg.big
+    _v3 = msg.huge
+    _v4 = msg.plain
+    _v5 = msg.ratio
+    _v6 = msg.exact
+    _v7 = msg.real
+    if (
+        type(_v0) is int
+        and type(_v1) is int
+        and type(_v4) is int
+        and type(_v5) is float
+        and _v5 == _v5
+        and type(_v6) is float
+        and type(_v7) is float
+    ):
+        try:
+            _d2 = _numbers_e0(_v2)
+            _p0 = _numbers_p1(1, _v0, 2, _v1, len(_d2))
+            _d3 = _numbers_e2(_v3)
+            _p2 = _numbers_p3(len(_d3))
+            _p4 = _numbers_p4(8, _v4, 4, _v5, 8, _v6)
+            _p5 = _numbers_p5(8, _v7)
+            _r = b"".join((_p0, _d2, _p2, _d3, _p4, _p5))
+        except (OverflowError, TypeError, ValueError, struct.error):
+            pass
+        else:
+            return _r
+    return _numbers_fallback.encode(msg)
 
 
 def decode_numbers(args: bytes) -> Numbers:
     """Rebuild Kitchen.Numbers from its packed arguments."""
-    try:
-        end = len(args)
-        pos = 0
-        size, f0 = _S_Qb.unpack_from(args, pos)
-        if size != 1:
-            raise ValueError
-        pos += 9
-        size, f1 = _S_QH.unpack_from(args, pos)
-        if size != 2:
-            raise ValueError
-        pos += 10
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f2 = _codec_Numbers__big.decode(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f3 = _codec_Numbers__huge.decode(chunk)
-        size, f4 = _S_Qq.unpack_from(args, pos)
-        if size != 8:
-            raise ValueError
-        pos += 16
-        size, f5 = _S_Qf.unpack_from(args, pos)
-        if size != 4:
-            raise ValueError
-        pos += 12
-        if f5 != f5:
-            raise ValueError  # a NaN: its bits, the slow way
-        size, f6 = _S_Qd.unpack_from(args, pos)
-        if size != 8:
-            raise ValueError
-        pos += 16
-        size, f7 = _S_Qd.unpack_from(args, pos)
-        if size != 8:
-            raise ValueError
-        pos += 16
-        if pos != end:
-            raise ValueError
-        msg = _new(Numbers)
-        fields = msg.__dict__
-        fields["tiny"] = f0
-        fields["port"] = f1
-        fields["big"] = f2
-        fields["huge"] = f3
-        fields["plain"] = f4
-        fields["ratio"] = f5
-        fields["exact"] = f6
-        fields["real"] = f7
-        return msg
-    except Exception:
-        pass
-    return decode_args(Numbers, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            _n0, _v0, _n1, _v1, _n2 = _numbers_u6(args, 0)
+            _p = 27
+            _e = _p + _n2
+            if _n0 != 1 or _n1 != 2 or _e > _z:
+                raise ValueError
+            _v2 = _numbers_d7(args[_p:_e])
+            (_n3,) = _numbers_u8(args, _e)
+            _p = _e + 8
+            _e = _p + _n3
+            if _e > _z:
+                raise ValueError
+            _v3 = _numbers_d9(args[_p:_e])
+            _n4, _v4, _n5, _v5, _n6, _v6 = _numbers_u10(args, _e)
+            if _n4 != 8 or _n5 != 4 or _n6 != 8:
+                raise ValueError
+            if _v5 != _v5:
+                raise ValueError
+            _n7, _v7 = _numbers_u11(args, _e + 44)
+            if _n7 != 8 or _e + 60 != _z:
+                raise ValueError
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Numbers)
+            _f = _o.__dict__
+            _f["tiny"] = _v0
+            _f["port"] = _v1
+            _f["big"] = _v2
+            _f["huge"] = _v3
+            _f["plain"] = _v4
+            _f["ratio"] = _v5
+            _f["exact"] = _v6
+            _f["real"] = _v7
+            return _o
+    return _numbers_fallback.decode(args)
+
+
+register_codecs(
+    Numbers,
+    "Numbers(tiny:i8,port:u16,big:u128,huge:i128,plain:i64,ratio:f32,exact:f64,real:f64)",
+    encode_numbers,
+    decode_numbers,
+)
 
 
 def cast_numbers(
@@ -432,6 +467,9 @@ def cast_numbers(
     )
 
 
+_ping_fallback = fallback_of(Ping)
+
+
 def encode_ping(msg: Ping) -> bytes:
     """The packed arguments of Kitchen.Ping (wire variant Ping)."""
     return b""
@@ -439,13 +477,20 @@ def encode_ping(msg: Ping) -> bytes:
 
 def decode_ping(args: bytes) -> Ping:
     """Rebuild Kitchen.Ping from its packed arguments."""
-    try:
-        if args:
-            raise ValueError
-        return Ping()
-    except Exception:
-        pass
-    return decode_args(Ping, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            if _z:
+                raise ValueError
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Ping)
+            return _o
+    return _ping_fallback.decode(args)
+
+
+register_codecs(Ping, "Ping!()", encode_ping, decode_ping)
 
 
 async def call_ping(
@@ -457,84 +502,86 @@ async def call_ping(
     return await ref.call(Ping(), timeout=timeout)
 
 
+_texts_p0 = struct.Struct(">Q").pack
+_texts_e1 = codec_for(Char).encode
+_texts_p2 = struct.Struct(">Q?Q").pack
+_texts_u3 = struct.Struct(">Q").unpack_from
+_texts_d4 = codec_for(Char).decode
+_texts_u5 = struct.Struct(">QBQ").unpack_from
+_texts_fallback = fallback_of(Texts)
+
+
 def encode_texts(msg: Texts) -> bytes:
     """The packed arguments of Kitchen.Texts (wire variant Texts)."""
-    try:
-        v0 = msg.text
-        if type(v0) is not str:
-            raise TypeError
-        d0 = v0.encode()
-        p0 = _LEN.pack(len(d0)) + d0
-        v1 = msg.letter
-        d1 = _codec_Texts__letter.encode(v1)
-        p1 = _LEN.pack(len(d1)) + d1
-        v2 = msg.raw
-        if type(v2) is not bytes:
-            raise TypeError
-        p2 = _LEN.pack(len(v2)) + v2
-        v3 = msg.flag
-        if type(v3) is not bool:
-            raise TypeError
-        p3 = _TRUE if v3 else _FALSE
-        v4 = msg.nothing
-        if v4 is not None:
-            raise TypeError
-        p4 = _UNIT
-    except Exception:
-        return encode_args(msg)  # the decorator path: the same bytes, or the precise error
-    return b"".join((p0, p1, p2, p3, p4))
+    _v0 = msg.text
+    _v1 = msg.letter
+    _v2 = msg.raw
+    _v3 = msg.flag
+    _v4 = msg.nothing
+    if type(_v0) is str and type(_v2) is bytes and (_v3 is True or _v3 is False) and _v4 is None:
+        try:
+            _d0 = _v0.encode()
+            _p0 = _texts_p0(len(_d0))
+            _d1 = _texts_e1(_v1)
+            _p2 = _texts_p0(len(_d1))
+            _p4 = _texts_p0(len(_v2))
+            _p6 = _texts_p2(1, _v3, 0)
+            _r = b"".join((_p0, _d0, _p2, _d1, _p4, _v2, _p6))
+        except (OverflowError, TypeError, ValueError, struct.error):
+            pass
+        else:
+            return _r
+    return _texts_fallback.encode(msg)
 
 
 def decode_texts(args: bytes) -> Texts:
     """Rebuild Kitchen.Texts from its packed arguments."""
-    try:
-        end = len(args)
-        pos = 0
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f0 = chunk.decode()
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f1 = _codec_Texts__letter.decode(chunk)
-        (size,) = _LEN.unpack_from(args, pos)
-        pos += 8
-        if size > end - pos:
-            raise ValueError
-        chunk = args[pos : pos + size]
-        pos += size
-        f2 = chunk
-        if args[pos : pos + 8] != _ONE:
-            raise ValueError
-        flag = args[pos + 8]
-        if flag > 1:
-            raise ValueError
-        f3 = flag == 1
-        pos += 9
-        if args[pos : pos + 8] != _UNIT:
-            raise ValueError
-        f4 = None
-        pos += 8
-        if pos != end:
-            raise ValueError
-        msg = _new(Texts)
-        fields = msg.__dict__
-        fields["text"] = f0
-        fields["letter"] = f1
-        fields["raw"] = f2
-        fields["flag"] = f3
-        fields["nothing"] = f4
-        return msg
-    except Exception:
-        pass
-    return decode_args(Texts, args)  # the same value, or the precise error
+    if type(args) is bytes:
+        _z = len(args)
+        try:
+            (_n0,) = _texts_u3(args, 0)
+            _p = 8
+            _e = _p + _n0
+            if _e > _z:
+                raise ValueError
+            _v0 = args[_p:_e].decode()
+            (_n1,) = _texts_u3(args, _e)
+            _p = _e + 8
+            _e = _p + _n1
+            if _e > _z:
+                raise ValueError
+            _v1 = _texts_d4(args[_p:_e])
+            (_n2,) = _texts_u3(args, _e)
+            _p = _e + 8
+            _e = _p + _n2
+            if _e > _z:
+                raise ValueError
+            _v2 = args[_p:_e]
+            _n3, _v3, _n4 = _texts_u5(args, _e)
+            if _n3 != 1 or _v3 > 1 or _n4 != 0 or _e + 17 != _z:
+                raise ValueError
+            _v3 = _v3 == 1
+            _v4 = None
+        except (ValueError, struct.error):
+            pass
+        else:
+            _o = _new(Texts)
+            _f = _o.__dict__
+            _f["text"] = _v0
+            _f["letter"] = _v1
+            _f["raw"] = _v2
+            _f["flag"] = _v3
+            _f["nothing"] = _v4
+            return _o
+    return _texts_fallback.decode(args)
+
+
+register_codecs(
+    Texts,
+    "Texts(text:String,letter:char,raw:Vec<u8>,flag:bool,nothing:())",
+    encode_texts,
+    decode_texts,
+)
 
 
 def cast_texts(
