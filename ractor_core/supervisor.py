@@ -590,7 +590,7 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
         else:
             return
         child = state.running.get(event.actor.id)
-        if child is None or child.ref is not event.actor:
+        if child is None or child.ref != event.actor:
             return  # an actor this supervisor stopped itself, or not a child of it
         del state.running[event.actor.id]
         child.ref = None

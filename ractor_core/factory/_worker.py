@@ -229,7 +229,8 @@ class _JobFamily:
         kind = SerializedCall if is_call else SerializedCast
         msg = self.inner.deserialize(kind(message.variant, message.args))
         job: Job[Any, Any] = Job(key, msg, priority=priority, job_id=job_id)
-        job._port = _REMOTE
+        if is_call:
+            job._port = _REMOTE
         return _JobMsg(job)
 
 
@@ -385,11 +386,14 @@ def _remotable_actor(worker_cls: type[Worker[Any, Any, Any]]) -> type[_WorkerAct
             f"{worker_cls.__name__} takes messages of type {msg_type!r}, which cannot come from "
             "other nodes (declare them with @cluster_message)"
         )
-    cls: type[_WorkerActor] = type(
-        f"_RemotableWorker_{worker_cls.__name__}",
-        (_WorkerActor,),
-        {"__ractor_message_type__": _JobFamily(inner, key_type)},
-    )
+
+    class _RemotableWorker(_WorkerActor):
+        pass
+
+    # after the class statement: Actor.__init_subclass__ sets it from the generic base
+    _RemotableWorker.__ractor_message_type__ = _JobFamily(inner, key_type)
+    _RemotableWorker.__qualname__ = f"_RemotableWorker[{worker_cls.__qualname__}]"
+    cls = _RemotableWorker
     _remotable[worker_cls] = cls
     return cls
 

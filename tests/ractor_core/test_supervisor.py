@@ -204,6 +204,28 @@ async def test_a_child_that_fails_to_start_fails_the_supervisor_and_stops_the_st
     assert where_is("root") is None
 
 
+async def test_a_child_slower_to_start_than_its_start_timeout_fails_the_spawn() -> None:
+    tree = Tree()
+    slow = tree.spec("slow", start_timeout=0.05)
+    tree.plans["slow"].slow_start = 10
+    with pytest.raises(SpawnError, match=r"'slow' did not start within 0\.05s"):
+        await spawn(Supervisor([tree.spec("a"), slow]), None)
+    assert tree.log == ["start a", "stop a"]
+    assert [a for a in all_actors() if a.is_alive] == []
+
+
+async def test_which_children_lists_ids_refs_and_restart_types_in_start_order() -> None:
+    tree = Tree()
+    sup = await spawn(
+        Supervisor([tree.spec("a"), tree.spec("b", restart=Restart.TEMPORARY)]), None
+    )
+    infos = await which_children(sup, timeout=2)
+    assert [(i.id, i.restart) for i in infos] == [
+        ("a", Restart.PERMANENT), ("b", Restart.TEMPORARY)
+    ]
+    assert all(i.actor is not None and i.actor.supervisor == sup for i in infos)
+
+
 # ---------------------------------------------------------------------------- strategies
 
 
