@@ -10,8 +10,13 @@ Checks, with namespaced error codes:
 - ``ractor-wrong-actor``: ``ActorRef[M].call(msg)`` with an rpc message that is not one of
   ``M``'s variants (plain typing accepts any ``Call[R]`` there).
 - ``ractor-no-codec``: a variant of a ``@cluster_message`` family with a field whose type has
-  no wire encoding (plain ``int | None``, ``dict``, ``list[str]``, arbitrary classes ...);
+  no wire encoding (plain ``int | None``, ``dict``, ``list[bytes]``, arbitrary classes ...);
   at run time the same mistake fails at import with ``MessageDeclarationError``.
+
+What has an encoding is read from the wire plan's rule tables (``ractor_derive._plan``), the
+same ones the codecs are built from. The plugin sees types, not the ``Annotated`` markers
+that mypy erases, so ``list[str]`` passes here as ``list[Char]`` would; the decorator then
+refuses a plain ``list[str]`` at import.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from mypy.types import (
     get_proper_type,
 )
 
+from ._plan import LIST_ITEM_TYPES, MODEL_BASES, SCALAR_TYPES, USER_METHODS
+
 __all__ = ["NO_CODEC", "WRONG_ACTOR", "RactorPlugin", "plugin"]
 
 WRONG_ACTOR = ErrorCode("ractor-wrong-actor", "A message for an actor of another type", "ractor")
@@ -40,10 +47,8 @@ NO_CODEC = ErrorCode("ractor-no-codec", "A cluster message field without a wire 
 
 _CALL = "ractor_core._ref.ActorRef.call"
 _CLUSTER = "ractor_derive._message.cluster_message"
-_CODEC_SCALARS = {"builtins.int", "builtins.float", "builtins.str", "builtins.bytes",
-                  "builtins.bool"}
-# list[Char] is list[str] to mypy, so list[str] passes here; the decorator rejects it at run time
-_LIST_ITEMS = {"builtins.int", "builtins.float", "builtins.bool", "builtins.str"}
+_CODEC_SCALARS = {f"builtins.{tp.__name__}" for tp in SCALAR_TYPES if tp is not None}
+_LIST_ITEMS = {f"builtins.{tp.__name__}" for tp in LIST_ITEM_TYPES}
 
 
 def _check_call(ctx: MethodContext) -> Type:
@@ -82,10 +87,10 @@ def _has_codec(tp: Type) -> bool:
         item = get_proper_type(proper.args[0])
         return isinstance(item, Instance) and item.type.fullname in _LIST_ITEMS
     info = proper.type
-    if any(b.fullname in ("google.protobuf.message.Message", "pydantic.main.BaseModel")
-           for b in info.mro):
+    if any(b.module_name.startswith(module) and b.name == base
+           for module, base, _ in MODEL_BASES for b in info.mro):
         return True
-    return info.get("into_bytes") is not None and info.get("from_bytes") is not None
+    return all(info.get(method) is not None for method in USER_METHODS)
 
 
 def _family_is_cluster(info: TypeInfo) -> bool:
