@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 
-from ._auth import digest
+from ._auth import ThrottlePolicy, digest
 from ._client import (
     accept_external,
     client_connect,
     client_connect_enc,
     client_connect_external,
 )
+from ._discovery import SeedsDns, SeedsFile, SeedsList, SeedStrategy, run_discovery
 from ._errors import (
     ClientConnectError,
     ClusterError,
@@ -25,6 +26,7 @@ from ._errors import (
     SocketConnectError,
 )
 from ._framing import DEFAULT_MAX_INBOUND_FRAME_SIZE
+from ._logging import JsonFormatter, configure_logging
 from ._messages import (
     ClusterStream,
     ConnectionOpened,
@@ -37,10 +39,14 @@ from ._messages import (
     NodeInfo,
     NodeServerMessage,
     NodeServerSessionInformation,
+    PeerName,
+    Reconnect,
+    ReconnectPolicy,
+    StopReconnecting,
     SubscribeToEvents,
     UnsubscribeToEvents,
 )
-from ._node import NodeServer
+from ._node import DEFAULT_LIVENESS_TIMEOUT, NodeServer, shutdown
 from ._outbound import FlowLimits
 from ._protocol import PeerLimits
 from ._remote_actor import as_remote, remote_actors
@@ -53,6 +59,7 @@ __all__ = [
     "ClusterError",
     "ClusterStream",
     "ConnectionOpened",
+    "DEFAULT_LIVENESS_TIMEOUT",
     "DEFAULT_MAX_INBOUND_FRAME_SIZE",
     "EncryptionConnectError",
     "FlowLimits",
@@ -62,6 +69,7 @@ __all__ = [
     "GetReadyState",
     "GetSessions",
     "IncomingEncryptionMode",
+    "JsonFormatter",
     "MessagingConnectError",
     "NodeConnectionMode",
     "NodeEventSubscription",
@@ -73,14 +81,26 @@ __all__ = [
     "NodeSession",
     "NodeSessionMessage",
     "PeerLimits",
+    "PeerName",
+    "Reconnect",
+    "ReconnectPolicy",
+    "SeedStrategy",
+    "SeedsDns",
+    "SeedsFile",
+    "SeedsList",
     "SocketConnectError",
+    "StopReconnecting",
     "SubscribeToEvents",
+    "ThrottlePolicy",
     "UnsubscribeToEvents",
     "accept_external",
     "as_remote",
     "client_connect",
     "client_connect_enc",
     "client_connect_external",
+    "configure_logging",
     "digest",
     "remote_actors",
+    "run_discovery",
+    "shutdown",
 ]

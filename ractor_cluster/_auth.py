@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 
 from .protocol import auth_pb2
 
-__all__ = ["ClientHandshake", "ServerHandshake", "Step", "digest", "new_connection_id"]
+__all__ = [
+    "AuthThrottle",
+    "ClientHandshake",
+    "ServerHandshake",
+    "Step",
+    "ThrottlePolicy",
+    "digest",
+    "new_connection_id",
+]
 
 _BE32 = struct.Struct(">I")
 Status = auth_pb2.ServerStatus
@@ -210,3 +218,74 @@ class ServerHandshake(_Handshake):
         send = [status_msg] if status_msg is not None else []
         send.append(_auth(server_challenge=challenge))
         return Step(send=send)
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    """Backoff of authentication failures per source address: after ``free`` failures, that
+    address is refused for ``initial`` seconds, doubling per further failure up to
+    ``maximum``; ``forget`` seconds without a failure clear its record."""
+
+    free: int = 5
+    initial: float = 0.5
+    maximum: float = 60.0
+    forget: float = 300.0
+
+
+class AuthThrottle:
+    """Counts authentication failures per source address and says when to refuse it.
+
+    Sans-IO: the caller passes the time. At most ``max_tracked`` addresses are remembered
+    (the oldest are forgotten first), so a flood from many addresses cannot grow it.
+    """
+
+    def __init__(self, policy: ThrottlePolicy | None = None, max_tracked: int = 65536) -> None:
+        self.policy = policy or ThrottlePolicy()
+        self.max_tracked = max_tracked
+        # address -> (failures, last failure, refused until)
+        self._records: dict[str, tuple[int, float, float]] = {}
+        self.failures = 0
+        """Authentication failures counted (every address)."""
+        self.refused = 0
+        """Connections refused because their address was backing off."""
+
+    def blocked(self, address: str, now: float) -> float:
+        """Seconds ``address`` is still refused (0: let it try); counts a refusal."""
+        record = self._records.get(address)
+        if record is None:
+            return 0.0
+        _, last, until = record
+        if now - last > self.policy.forget:
+            del self._records[address]
+            return 0.0
+        if now < until:
+            self.refused += 1
+            return until - now
+        return 0.0
+
+    def failed(self, address: str, now: float) -> float:
+        """Record a failure of ``address``; returns how long it is now refused (0: not)."""
+        self.failures += 1
+        policy = self.policy
+        records = self._records
+        record = records.pop(address, None)  # re-inserted last: the dict is in age order
+        count = 1 if record is None or now - record[1] > policy.forget else record[0] + 1
+        block = 0.0
+        if count > policy.free:
+            block = min(policy.maximum, policy.initial * 2.0 ** min(count - policy.free - 1, 64))
+        records[address] = (count, now, now + block)
+        while len(records) > self.max_tracked:
+            del records[next(iter(records))]
+        return block
+
+    def succeeded(self, address: str) -> None:
+        """``address`` authenticated: its record is cleared."""
+        self._records.pop(address, None)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def failures_of(self, address: str) -> int:
+        """Failures recorded for ``address`` in a row (0: none)."""
+        record = self._records.get(address)
+        return 0 if record is None else record[0]

@@ -1,20 +1,28 @@
 """The ``ractor-cluster`` command: run a node, inspect one, or run a three-node demo.
 
     ractor-cluster node --name NAME [--host HOST] [--port PORT] (--cookie C | --cookie-file F)
-                        [--connect HOST:PORT]... [--app MODULE] [--transitive]
+                        [--connect HOST:PORT]... [--seeds-file F] [--seeds-dns HOST:PORT]...
+                        [--app MODULE] [--transitive] [--log-level L] [--log-format text|json]
+                        [--metrics-port P] [--shutdown-timeout S]
     ractor-cluster inspect HOST:PORT (--cookie C | --cookie-file F)
     ractor-cluster demo [--calls N]
 
-``--app MODULE`` names a module with ``async def start(node, name)``, called once the node
-listens, to spawn the actors it hosts. A node runs until SIGTERM or SIGINT, then stops
-cleanly and exits 0.
+``--app MODULE`` names a module (importable from the current directory) with
+``start(node, name)``, called once the node listens, and optionally ``stop(node)``, called
+first when the node stops; either may be a coroutine function. Tasks that ``start`` creates
+are kept alive while the node runs and cancelled after ``stop``. A node runs until SIGTERM
+or SIGINT, then stops gracefully (every actor's ``post_stop`` runs, children before their
+supervisors; the peers are told) and exits 0 within ``--shutdown-timeout``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import importlib
+import inspect
+import logging
 import os
 import signal
 import ssl
@@ -22,33 +30,41 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Generator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ractor_core import ActorRef, RactorError, pg, spawn
 
+from ._auth import ThrottlePolicy
 from ._client import (
     accept_external,
     client_connect,
     client_connect_enc,
     client_connect_external,
 )
+from ._discovery import SeedsDns, SeedsFile, SeedStrategy, run_discovery
 from ._errors import ClientConnectError
 from ._framing import DEFAULT_MAX_INBOUND_FRAME_SIZE
+from ._logging import configure_logging
 from ._messages import (
     GetNodeInfo,
     GetSessions,
     IncomingEncryptionMode,
     NodeConnectionMode,
     NodeServerMessage,
+    Reconnect,
+    ReconnectPolicy,
 )
-from ._node import NodeServer
+from ._node import DEFAULT_LIVENESS_TIMEOUT, NodeServer, shutdown
 from ._outbound import FlowLimits
 from ._protocol import PeerLimits
 from ._remote_actor import remote_actors
 
 __all__ = ["main"]
+
+_log = logging.getLogger("ractor.cluster.cli")
 
 
 def _cookie(args: argparse.Namespace) -> str:
@@ -76,14 +92,43 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--port", type=int, default=0, help="port to listen on (0: any)")
     node.add_argument("--listen", default=None, help="address to bind (default: all)")
     _add_cookie(node)
-    node.add_argument("--connect", action="append", default=[], metavar="HOST:PORT")
+    node.add_argument("--connect", action="append", default=[], metavar="HOST:PORT",
+                      help="dial a node (redialed with backoff whenever its session ends)")
+    node.add_argument("--no-reconnect", action="store_true",
+                      help="dial --connect addresses once, never again")
+    node.add_argument("--reconnect-max", type=float, default=ReconnectPolicy().maximum,
+                      help="longest wait between two redials, seconds (default %(default)s)")
+    node.add_argument("--seeds-file", metavar="PATH",
+                      help="a file of HOST:PORT lines, read again every --discovery-interval")
+    node.add_argument("--seeds-dns", action="append", default=[], metavar="HOST:PORT",
+                      help="dial every address HOST resolves to (resolved again every "
+                      "--discovery-interval)")
+    node.add_argument("--discovery-interval", type=float, default=5.0,
+                      help="seconds between two polls of the seeds (default %(default)s)")
     node.add_argument("--unix-listen", metavar="PATH",
                       help="also accept nodes on this Unix socket (an external transport)")
     node.add_argument("--connect-unix", action="append", default=[], metavar="PATH",
                       help="dial a node's Unix socket (an external transport)")
-    node.add_argument("--app", help="module whose `start(node, name)` spawns its actors")
+    node.add_argument("--app", help="module whose `start(node, name)` spawns its actors "
+                      "(and optional `stop(node)` runs first at shutdown)")
     node.add_argument("--transitive", action="store_true", help="dial the peers' peers")
-    node.add_argument("--liveness", type=float, default=None, help="dead-peer timeout (s)")
+    node.add_argument("--liveness", type=float, default=DEFAULT_LIVENESS_TIMEOUT,
+                      help="seconds without a frame after which a peer is dead "
+                      "(default %(default)s; 0: never)")
+    node.add_argument("--shutdown-timeout", type=float, default=10.0,
+                      help="seconds the graceful stop may take before actors are killed "
+                      "(default %(default)s)")
+    node.add_argument("--log-level", default="INFO",
+                      choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                      type=str.upper, help="logs on stderr from this level (default INFO)")
+    node.add_argument("--log-format", default="text", choices=["text", "json"],
+                      help="log lines as text or as JSON objects (default text)")
+    node.add_argument("--metrics-port", type=int, default=None,
+                      help="serve Prometheus metrics on this port (needs the `metrics` extra)")
+    node.add_argument("--metrics-host", default="0.0.0.0",
+                      help="address the metrics endpoint binds (default %(default)s)")
+    node.add_argument("--no-auth-throttle", action="store_true",
+                      help="do not make addresses that fail to authenticate back off")
     node.add_argument("--handshake-timeout", type=float, default=5.0,
                       help="seconds a connection may take to authenticate")
     node.add_argument("--max-frame", type=int, default=None, help="inbound frame limit (bytes)")
@@ -136,7 +181,93 @@ def _tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, ssl.SSLContex
     return server_ctx, client_ctx
 
 
+_in_app_start: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "ractor_app_start", default=False
+)
+
+
+class _AppTasks:
+    """The tasks an app's ``start`` created (directly, or through tasks it created): held
+    while the node runs, so none is garbage-collected, and cancelled at stop. The actors'
+    own loops are not among them (actors are stopped gracefully instead)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._loop = loop
+        self._previous = loop.get_task_factory()
+
+    def install(self) -> None:
+        """Watch the loop's new tasks."""
+        self._loop.set_task_factory(self._factory)
+
+    def _factory(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, Any] | Generator[Any, None, Any],
+        **kwargs: Any,
+    ) -> asyncio.Future[Any]:
+        task: asyncio.Future[Any]
+        if self._previous is not None:
+            task = self._previous(loop, coro, **kwargs)
+        else:
+            task = asyncio.Task(coro, loop=loop, **kwargs)
+        if (_in_app_start.get() and isinstance(task, asyncio.Task)
+                and getattr(coro, "__qualname__", "") != "ActorCell.run"):
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def cancel(self, timeout: float) -> None:
+        """Cancel the app's tasks and wait (at most ``timeout``) for them to end."""
+        self._loop.set_task_factory(self._previous)
+        tasks = [t for t in self.tasks if not t.done() and t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=max(timeout, 0.01))
+            if pending:
+                _log.warning("%d app tasks did not end when cancelled", len(pending))
+
+
+def _import_app(name: str) -> ModuleType:
+    """The app module, importable from the current directory too.
+
+    Raises:
+        SystemExit: it cannot be imported, or has no ``start``.
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise SystemExit(f"ractor-cluster: cannot import the app {name!r}: {exc} "
+                         f"(looked in {cwd} and the installed packages)") from None
+    if not callable(getattr(module, "start", None)):
+        raise SystemExit(f"ractor-cluster: the app {name!r} has no start(node, name) function")
+    return module
+
+
+async def _maybe_await(value: Any) -> None:
+    if inspect.isawaitable(value):
+        await value
+
+
+def _strategies(args: argparse.Namespace) -> list[SeedStrategy]:
+    strategies: list[SeedStrategy] = []
+    if args.seeds_file:
+        strategies.append(SeedsFile(args.seeds_file))
+    for spec in args.seeds_dns:
+        try:
+            strategies.append(SeedsDns.parse(spec))
+        except ClientConnectError as exc:
+            raise SystemExit(f"ractor-cluster: --seeds-dns {spec!r}: {exc}") from None
+    return strategies
+
+
 async def _run_node(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level, args.log_format)
+    module = _import_app(args.app) if args.app else None
     mode = NodeConnectionMode.TRANSITIVE if args.transitive else NodeConnectionMode.ISOLATED
     server_tls, client_tls = _tls(args)
     server = NodeServer(
@@ -146,7 +277,7 @@ async def _run_node(args: argparse.Namespace) -> int:
         args.host,
         connection_mode=mode,
         listen_addr=args.listen,
-        liveness_timeout=args.liveness,
+        liveness_timeout=args.liveness or None,
         handshake_timeout=args.handshake_timeout,
         max_inbound_frame_size=args.max_frame or DEFAULT_MAX_INBOUND_FRAME_SIZE,
         limits=PeerLimits(
@@ -158,21 +289,50 @@ async def _run_node(args: argparse.Namespace) -> int:
         encryption_mode=IncomingEncryptionMode.tls(server_tls) if server_tls else None,
         client_ssl_context=client_tls,
         client_server_hostname=args.tls_server_name,
+        auth_throttle=None if args.no_auth_throttle else ThrottlePolicy(),
     )
+    strategies = _strategies(args)
     try:
         node = await spawn(server, None, name="node_server")
     except RactorError as exc:
         print(f"ractor-cluster: cannot start the node: {exc}", file=sys.stderr)
         return 1
     info = await node.call(GetNodeInfo(), timeout=5)
+    loop = asyncio.get_running_loop()
+    metrics = None
+    if args.metrics_port is not None:
+        from ._metrics import serve_metrics
+
+        try:
+            metrics = await serve_metrics(server, args.metrics_port, args.metrics_host)
+        except (ImportError, OSError) as exc:
+            print(f"ractor-cluster: cannot serve metrics: {exc}", file=sys.stderr)
+            await node.stop_and_wait(timeout=5)
+            return 1
     print(f"listening on {info.connection_string}", flush=True)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
+    signals: list[int] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        signals.append(sig)
+        if len(signals) == 1:
+            _log.info("%s: stopping (within %.1fs; again to exit now)", sig.name,
+                      args.shutdown_timeout)
+            stop.set()
+        else:
+            _log.warning("%s again: exiting now", sig.name)
+            os._exit(1)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if args.app:
-        module = importlib.import_module(args.app)
-        await module.start(node, args.name)
+        loop.add_signal_handler(sig, on_signal, sig)
+    app_tasks = _AppTasks(loop)
+    if module is not None:
+        app_tasks.install()
+        token = _in_app_start.set(True)
+        try:
+            await _maybe_await(module.start(node, args.name))
+        finally:
+            _in_app_start.reset(token)
     unix_server = None
     if args.unix_listen:
         unix_server = await asyncio.start_unix_server(
@@ -186,7 +346,11 @@ async def _run_node(args: argparse.Namespace) -> int:
             print(f"ractor-cluster: cannot connect to {path}: {exc}", file=sys.stderr, flush=True)
         else:
             client_connect_external(node, reader, writer, label=f"unix:{path}")
+    policy = ReconnectPolicy(maximum=max(args.reconnect_max, ReconnectPolicy().initial))
     for address in args.connect:
+        if not args.no_reconnect:
+            node.cast(Reconnect(address, policy))  # dialed now, and again whenever it ends
+            continue
         try:
             if client_tls is not None:
                 await client_connect_enc(node, address, client_tls, args.tls_server_name)
@@ -194,12 +358,49 @@ async def _run_node(args: argparse.Namespace) -> int:
                 await client_connect(node, address)
         except ClientConnectError as exc:
             print(f"ractor-cluster: {exc}", file=sys.stderr, flush=True)
+    discovery = None
+    if strategies:
+        discovery = loop.create_task(
+            run_discovery(node, strategies, interval=args.discovery_interval, policy=policy)
+        )
     await stop.wait()
+    graceful = await _stop_node(args, node, module, app_tasks, discovery)
     if unix_server is not None:
         unix_server.close()
-    await node.stop_and_wait("shutdown", timeout=10)
+    if metrics is not None:
+        metrics.close()
     print("stopped", flush=True)
-    return 0
+    return 0 if graceful else 1
+
+
+async def _stop_node(
+    args: argparse.Namespace,
+    node: ActorRef[NodeServerMessage],
+    module: ModuleType | None,
+    app_tasks: _AppTasks,
+    discovery: asyncio.Task[None] | None,
+) -> bool:
+    """The graceful stop: the app's stop hook, its tasks, every actor, then the sessions."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.shutdown_timeout
+    graceful = True
+    if discovery is not None:
+        discovery.cancel()
+    stop_hook = getattr(module, "stop", None) if module is not None else None
+    if callable(stop_hook):
+        try:
+            await asyncio.wait_for(_maybe_await(stop_hook(node)), max(0.01, deadline - loop.time()))
+        except TimeoutError:
+            _log.warning("the app's stop(node) did not return in time")
+            graceful = False
+        except Exception:
+            _log.exception("the app's stop(node) raised")
+            graceful = False
+    await app_tasks.cancel(min(2.0, max(0.01, deadline - loop.time())))
+    if not await shutdown(node, timeout=max(0.1, deadline - loop.time())):
+        _log.warning("the node did not stop gracefully within %.1fs", args.shutdown_timeout)
+        graceful = False
+    return graceful
 
 
 async def _until(predicate: Any, timeout: float, every: float = 0.02) -> bool:

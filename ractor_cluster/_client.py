@@ -12,7 +12,13 @@ from typing import Any
 from ractor_core import ActorRef, MessagingError
 
 from ._errors import EncryptionConnectError, MessagingConnectError, SocketConnectError
-from ._messages import ClusterStream, ConnectionOpened, NodeServerMessage
+from ._messages import (
+    ClusterStream,
+    ConnectionOpened,
+    NodeServerMessage,
+    Reconnect,
+    ReconnectPolicy,
+)
 
 __all__ = [
     "accept_external",
@@ -74,18 +80,43 @@ async def open_stream(
     return ClusterStream(reader, writer, peer_label=label, encrypted=ssl_context is not None)
 
 
-def _hand_over(server: ActorRef[NodeServerMessage], stream: ClusterStream, is_server: bool) -> None:
+def _hand_over(
+    server: ActorRef[NodeServerMessage],
+    stream: ClusterStream,
+    is_server: bool,
+    address: str | None = None,
+) -> None:
     try:
-        server.cast(ConnectionOpened(stream, is_server=is_server))
+        server.cast(ConnectionOpened(stream, is_server=is_server, address=address))
     except MessagingError as exc:
         stream.close()
         raise MessagingConnectError(f"the NodeServer is not running: {exc}") from exc
 
 
+def _policy(reconnect: bool | ReconnectPolicy) -> ReconnectPolicy | None:
+    if reconnect is True:
+        return ReconnectPolicy()
+    return reconnect or None
+
+
+def _address_text(address: str | tuple[str, int]) -> str:
+    host, port = parse_address(address)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 async def client_connect(
-    server: ActorRef[NodeServerMessage], address: str | tuple[str, int], *, timeout: float = 10.0
+    server: ActorRef[NodeServerMessage],
+    address: str | tuple[str, int],
+    *,
+    timeout: float = 10.0,
+    reconnect: bool | ReconnectPolicy = False,
 ) -> None:
     """Dial a node at ``host:port`` over TCP and hand the connection to ``server``.
+
+    With ``reconnect`` (True, or a :class:`ReconnectPolicy`), the NodeServer redials the
+    address with exponential backoff whenever its session ends (also when this first dial
+    fails, which still raises), until ``StopReconnecting(address)``. The NodeServer dials
+    again with its own TLS settings (``client_ssl_context``).
 
     Raises:
         SocketConnectError: the address could not be resolved or connected.
@@ -93,7 +124,25 @@ async def client_connect(
     """
     if not server.is_alive:
         raise MessagingConnectError(f"the NodeServer {server.id} is not running")
-    _hand_over(server, await open_stream(address, timeout=timeout), False)
+    policy = _policy(reconnect)
+    if policy is None:
+        _hand_over(server, await open_stream(address, timeout=timeout), False)
+        return
+    text = _address_text(address)
+    try:
+        stream = await open_stream(address, timeout=timeout)
+    except SocketConnectError:
+        _register(server, Reconnect(text, policy, dial_now=True))
+        raise
+    _register(server, Reconnect(text, policy, dial_now=False))
+    _hand_over(server, stream, False, text)
+
+
+def _register(server: ActorRef[NodeServerMessage], message: Reconnect) -> None:
+    try:
+        server.cast(message)
+    except MessagingError as exc:
+        raise MessagingConnectError(f"the NodeServer is not running: {exc}") from exc
 
 
 async def client_connect_enc(
@@ -103,8 +152,12 @@ async def client_connect_enc(
     server_hostname: str | None = None,
     *,
     timeout: float = 10.0,
+    reconnect: bool | ReconnectPolicy = False,
 ) -> None:
     """Dial a node over TLS, checking its certificate against ``server_hostname``.
+
+    ``reconnect`` as for :func:`client_connect` (the NodeServer redials with its own
+    ``client_ssl_context``, which should then be the same).
 
     Raises:
         SocketConnectError: the address could not be resolved or connected.
@@ -113,8 +166,17 @@ async def client_connect_enc(
     """
     if not server.is_alive:
         raise MessagingConnectError(f"the NodeServer {server.id} is not running")
-    stream = await open_stream(address, ssl_context, server_hostname, timeout=timeout)
-    _hand_over(server, stream, False)
+    policy = _policy(reconnect)
+    text = _address_text(address) if policy is not None else None
+    try:
+        stream = await open_stream(address, ssl_context, server_hostname, timeout=timeout)
+    except (SocketConnectError, EncryptionConnectError):
+        if policy is not None and text is not None:
+            _register(server, Reconnect(text, policy, dial_now=True))
+        raise
+    if policy is not None and text is not None:
+        _register(server, Reconnect(text, policy, dial_now=False))
+    _hand_over(server, stream, False, text)
 
 
 def client_connect_external(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ractor_core import ActorId, ActorRef, Call
@@ -29,7 +29,11 @@ __all__ = [
     "NodeInfo",
     "NodeServerMessage",
     "NodeServerSessionInformation",
+    "PeerName",
+    "Reconnect",
+    "ReconnectPolicy",
     "SessionAuthenticated",
+    "StopReconnecting",
     "SubscribeToEvents",
     "UnsubscribeToEvents",
     "UpdateSession",
@@ -80,14 +84,39 @@ class ClusterStream:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerName:
+    """Who the peer of a session says it is: full name, advertised ``host:port``, and the
+    protocol version in its flags (peer-supplied text, at most ``PeerLimits.max_name_length``
+    characters)."""
+
+    name: str
+    connection_string: str
+    protocol_version: int = 0
+
+    @classmethod
+    def from_message(cls, msg: auth_pb2.NameMessage) -> PeerName:
+        """From the protocol's NameMessage."""
+        version = msg.flags.version if msg.HasField("flags") else 0
+        return cls(msg.name, msg.connection_string, version)
+
+
+@dataclass(frozen=True, slots=True)
 class NodeServerSessionInformation:
-    """What a NodeServer knows of one session (``GetSessions`` and the event callbacks)."""
+    """What a NodeServer knows of one session (``GetSessions`` and the event callbacks).
+
+    ``peer_addr`` is the address the connection comes from (or the transport's label);
+    ``dialed`` is the ``host:port`` this node dialed to open it (None: accepted, or dialed
+    without reconnection).
+    """
 
     actor: ActorRef[NodeSessionMessage]
-    peer_name: auth_pb2.NameMessage | None
+    peer_name: PeerName | None
     is_server: bool
     node_id: NodeId
     peer_addr: str
+    authenticated: bool = False
+    ready: bool = False
+    dialed: str | None = None
 
 
 class NodeEventSubscription:
@@ -109,6 +138,13 @@ class NodeEventSubscription:
     def node_session_disconnected(self, info: NodeServerSessionInformation) -> None:
         """A session ended, whatever its state."""
 
+    def node_up(self, info: NodeServerSessionInformation) -> None:
+        """A node became reachable: its first session authenticated and won the election."""
+
+    def node_down(self, info: NodeServerSessionInformation, reason: str) -> None:
+        """A node is no longer reachable: its last authenticated session ended (``reason``:
+        the session's, e.g. ``peer_closed``, ``liveness_timeout``, ``shutdown``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class NodeInfo:
@@ -126,10 +162,52 @@ class NodeInfo:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionOpened:
-    """Hand a connected stream to the NodeServer, which starts a session for it."""
+    """Hand a connected stream to the NodeServer, which starts a session for it
+    (``address``: the ``host:port`` dialed, when the node redials it)."""
 
     stream: ClusterStream
     is_server: bool
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectPolicy:
+    """How a node redials a peer: after ``initial`` seconds, times ``factor`` per failed
+    attempt, at most ``maximum``, each delay spread by +/- ``jitter`` (a fraction)."""
+
+    initial: float = 0.2
+    factor: float = 2.0
+    maximum: float = 30.0
+    jitter: float = 0.1
+    connect_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.initial <= 0 or self.factor < 1 or self.maximum < self.initial:
+            raise ValueError("a ReconnectPolicy needs 0 < initial <= maximum and factor >= 1")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("jitter is a fraction in [0, 1)")
+
+    def delay(self, attempt: int) -> float:
+        """The base delay before attempt ``attempt`` (0: the first redial), without jitter."""
+        return min(self.maximum, self.initial * self.factor ** min(attempt, 64))
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """Keep a connection to ``address``: dial it now (unless ``dial_now`` is False, when
+    the caller hands over the first connection itself) and redial whenever its session
+    ends, with ``policy``'s backoff, until :class:`StopReconnecting`."""
+
+    address: str
+    policy: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    dial_now: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StopReconnecting:
+    """Stop redialing ``address`` (a session already open stays)."""
+
+    address: str
 
 
 @dataclass(frozen=True)
@@ -199,6 +277,19 @@ class _Dial:
     address: str
 
 
+@dataclass(frozen=True)
+class _Quiesce(Call[bool]):
+    """Internal: stop listening, redialing and discovering (the node is shutting down)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Redial:
+    """Internal: a redial of ``address`` is due (``generation`` guards stale timers)."""
+
+    address: str
+    generation: int
+
+
 NodeServerMessage: TypeAlias = (
     ConnectionOpened
     | GetSessions
@@ -211,6 +302,10 @@ NodeServerMessage: TypeAlias = (
     | ConnectionReady
     | _Sessions
     | _Dial
+    | Reconnect
+    | StopReconnecting
+    | _Quiesce
+    | _Redial
 )
 
 
@@ -227,13 +322,13 @@ class _SessionEntry:
     connection_id: int = 0
     authenticated: bool = False
     ready: bool = False
+    address: str | None = None  # the dialed host:port, when it is redialed
+    source: str | None = None  # the remote IP of an accepted TCP connection
+    refused: bool = False  # the election refused it (not an authentication failure)
 
     def info(self) -> NodeServerSessionInformation:
-        peer = None
-        if self.peer_name is not None:
-            peer = auth_pb2.NameMessage()
-            peer.CopyFrom(self.peer_name)
-            peer.connection_id = 0
+        peer = None if self.peer_name is None else PeerName.from_message(self.peer_name)
         return NodeServerSessionInformation(
-            self.actor, peer, self.is_server, self.node_id, self.stream.peer_label
+            self.actor, peer, self.is_server, self.node_id, self.stream.peer_label,
+            self.authenticated, self.ready, self.address,
         )

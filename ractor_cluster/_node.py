@@ -9,8 +9,10 @@ import contextlib
 import dataclasses
 import itertools
 import logging
+import random
 import socket
 import ssl
+import time
 from typing import Any
 
 from ractor_core import (
@@ -20,12 +22,15 @@ from ractor_core import (
     ActorRef,
     ActorTerminated,
     MessagingError,
+    RactorError,
     SpawnError,
     SupervisionEvent,
+    WaitTimeout,
+    all_actors,
     spawn_linked,
 )
 
-from ._auth import new_connection_id
+from ._auth import AuthThrottle, ThrottlePolicy, new_connection_id
 from ._framing import DEFAULT_MAX_INBOUND_FRAME_SIZE
 from ._messages import (
     CheckSession,
@@ -41,22 +46,38 @@ from ._messages import (
     NodeInfo,
     NodeServerMessage,
     NodeServerSessionInformation,
+    Reconnect,
+    ReconnectPolicy,
     SessionAuthenticated,
+    StopReconnecting,
     SubscribeToEvents,
     UnsubscribeToEvents,
     UpdateSession,
     _Dial,
+    _Quiesce,
+    _Redial,
     _SessionEntry,
     _Sessions,
 )
 from ._outbound import FlowLimits, NodeBudget
-from ._protocol import PeerLimits
+from ._protocol import PeerLimits, bounded
 from ._session import NodeSession, SessionConfig
 from .protocol import auth_pb2
 
-__all__ = ["NodeServer", "elect"]
+__all__ = ["DEFAULT_LIVENESS_TIMEOUT", "NodeServer", "elect", "shutdown"]
 
 _log = logging.getLogger("ractor.cluster.node")
+
+DEFAULT_LIVENESS_TIMEOUT = 15.0
+"""Seconds without any frame from a peer after which its session ends (Rust and Python
+nodes ping every 1-5 s, so three missed pings at the least)."""
+
+_DEFAULT_THROTTLE = ThrottlePolicy()
+# session reasons that count as a failed authentication of an accepted connection
+_AUTH_FAILURES = frozenset({
+    "auth_fail", "handshake_timeout", "frame_read_error", "message_before_authentication",
+    "limit_exceeded",
+})
 
 Status = auth_pb2.ServerStatus
 PROTOCOL_VERSION = 1
@@ -106,7 +127,8 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         max_inbound_frame_size: the largest accepted frame payload (inclusive).
         handshake_timeout: seconds a connection may take to authenticate.
         liveness_timeout: seconds without any frame after which a session is closed as
-            dead (None: never, as in Rust). Pings go out often enough to keep it alive.
+            dead (default :data:`DEFAULT_LIVENESS_TIMEOUT`; None: never, as in Rust). Pings
+            go out often enough to keep it alive.
         limits: what one peer may make this node hold (actors, group memberships, name
             lengths); past a limit its session ends. ``max_inbound_frame_size`` sets
             ``limits.max_frame_size``.
@@ -114,7 +136,9 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             ``call`` wait, the node-wide cap past which ``cast`` refuses, the stuck-peer
             timeout).
         client_ssl_context: TLS settings for connections this node dials by itself
-            (transitive connections); None dials them in plain TCP.
+            (transitive connections, redials); None dials them in plain TCP.
+        auth_throttle: the backoff of authentication failures per source address (None:
+            no throttling); an address backing off has its connections closed at once.
     """
 
     def __init__(
@@ -129,11 +153,12 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         listen_addr: str | None = None,
         max_inbound_frame_size: int = DEFAULT_MAX_INBOUND_FRAME_SIZE,
         handshake_timeout: float = 5.0,
-        liveness_timeout: float | None = None,
+        liveness_timeout: float | None = DEFAULT_LIVENESS_TIMEOUT,
         client_ssl_context: ssl.SSLContext | None = None,
         client_server_hostname: str | None = None,
         limits: PeerLimits | None = None,
         flow: FlowLimits | None = None,
+        auth_throttle: ThrottlePolicy | None = _DEFAULT_THROTTLE,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
@@ -161,15 +186,36 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         self.subscriptions: dict[str, NodeEventSubscription] = {}
         self.listener: asyncio.Server | None = None
         self.dials: set[asyncio.Task[None]] = set()
+        self.throttle = AuthThrottle(auth_throttle) if auth_throttle is not None else None
+        self.auth_failures = 0
+        """Failed authentications of accepted connections (every source address)."""
+        self.stopping = False
+        self.redials: dict[str, _RedialState] = {}  # address -> how it is redialed
+        self.up: dict[str, NodeServerSessionInformation] = {}  # reachable nodes by name
+        # peer -> frames in, bytes in, messages out, bytes out of its sessions that ended
+        self.peer_totals: dict[str, list[int]] = {}
+        self.myself: ActorRef[NodeServerMessage] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def pre_start(self, myself: ActorRef[NodeServerMessage], args: None) -> None:
         """Bind the listener (the spawn fails if the port cannot be bound)."""
 
+        self.myself = myself
+
         async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             peer = writer.get_extra_info("peername")
-            label = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+            label = (f"{_host(peer[0])}:{peer[1]}" if isinstance(peer, tuple) else str(peer))
+            if self.stopping:
+                writer.close()
+                return
+            if isinstance(peer, tuple) and self.throttle is not None:
+                wait = self.throttle.blocked(_host(peer[0]), time.monotonic())
+                if wait:
+                    _log.debug("connection from %s refused: its address backs off after "
+                               "failed authentications (%.1fs more)", label, wait)
+                    writer.transport.abort()
+                    return
             stream = ClusterStream(
                 reader,
                 writer,
@@ -206,14 +252,35 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         _log.info("node %s listening on %s", self.full_name, self.connection_string)
         return None
 
+    async def post_stop(self, myself: ActorRef[NodeServerMessage], state: None) -> None:
+        """Close every session with the reason ``shutdown`` (peers see this node stop)."""
+        self._quiesce()
+        entries = list(self.sessions.values())
+        for entry in entries:
+            entry.session.shutdown()
+        for entry in entries:
+            try:
+                await entry.actor.wait(2.0)
+            except WaitTimeout:
+                entry.actor.kill()
+
     def release(self) -> None:
         """Stop listening and close every session (also after a kill)."""
+        self._quiesce()
+        for entry in list(self.sessions.values()):
+            entry.session.close()
+
+    def _quiesce(self) -> None:
+        """Accept, dial and redial nothing more."""
+        self.stopping = True
         if self.listener is not None:
             self.listener.close()
         for task in list(self.dials):
             task.cancel()
-        for entry in list(self.sessions.values()):
-            entry.session.close()
+        for redial in self.redials.values():
+            if redial.timer is not None:
+                redial.timer.cancel()
+        self.redials.clear()
 
     def own_name(self, connection_id: int = 0) -> auth_pb2.NameMessage:
         """This node's NameMessage."""
@@ -231,8 +298,11 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
     ) -> None:
         """Run the node's bookkeeping."""
         match message:
-            case ConnectionOpened(stream=stream, is_server=is_server):
-                await self._open(myself, stream, is_server)
+            case ConnectionOpened(stream=stream, is_server=is_server, address=address):
+                if self.stopping:
+                    stream.close()
+                else:
+                    await self._open(myself, stream, is_server, address)
             case GetSessions():
                 message.reply.send(
                     {
@@ -260,6 +330,27 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
                 if entry is not None:
                     entry.peer_name = name
                     entry.connection_id = name.connection_id
+            case Reconnect(address=address, policy=policy, dial_now=dial_now):
+                if not self.stopping and address not in self.redials:
+                    self.redials[address] = _RedialState(address, policy)
+                    if dial_now:
+                        self._dial_soon(myself, address, 0.0)
+            case StopReconnecting(address=address):
+                redial = self.redials.pop(address, None)
+                if redial is not None and redial.timer is not None:
+                    redial.timer.cancel()
+            case _Redial(address=address, generation=generation):
+                redial = self.redials.get(address)
+                if redial is not None and redial.generation == generation and not self.stopping:
+                    redial.timer = None
+                    task = asyncio.get_running_loop().create_task(
+                        self._dial(myself, address, redial)
+                    )
+                    self.dials.add(task)
+                    task.add_done_callback(self.dials.discard)
+            case _Quiesce():
+                self._quiesce()
+                message.reply.send(True)
             case CheckSession(actor_id=actor_id, peer_name=peer):
                 message.reply.send(self._check(actor_id, peer))
             case SessionAuthenticated(actor_id=actor_id):
@@ -280,9 +371,12 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             case _Dial(address=address):
                 # in the background, as Rust does: a slow or dead address must not hold up
                 # the NodeServer (sessions ask it election questions with short timeouts)
-                task = asyncio.get_running_loop().create_task(self._dial(myself, address))
-                self.dials.add(task)
-                task.add_done_callback(self.dials.discard)
+                if not self.stopping:
+                    task = asyncio.get_running_loop().create_task(
+                        self._dial(myself, address, None)
+                    )
+                    self.dials.add(task)
+                    task.add_done_callback(self.dials.discard)
 
     async def handle_supervisor_evt(
         self, myself: ActorRef[NodeServerMessage], event: SupervisionEvent, state: None
@@ -292,12 +386,26 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             entry = self.sessions.pop(event.actor.id, None)
             if entry is not None:
                 entry.session.close()
+                reason = entry.session.stop_reason or "session_closed"
                 if isinstance(event, ActorFailed):
-                    _log.warning("session %s failed: %r", entry.node_id, event.error)
+                    reason = "session_error"
+                    _log.warning("session %s failed: %r", entry.node_id, event.error,
+                                 exc_info=event.error)
+                elif (not entry.authenticated and entry.is_server and not entry.refused
+                      and reason in _AUTH_FAILURES):
+                    self._auth_failed(entry, reason)
                 self._fire("node_session_disconnected", entry)
+                if entry.authenticated and entry.peer_name is not None:
+                    self._retire_counts(entry)
+                    self._maybe_down(entry, reason)
+                self._after_session(myself, entry, reason)
 
     async def _open(
-        self, myself: ActorRef[NodeServerMessage], stream: ClusterStream, is_server: bool
+        self,
+        myself: ActorRef[NodeServerMessage],
+        stream: ClusterStream,
+        is_server: bool,
+        address: str | None = None,
     ) -> None:
         node_id: NodeId = next(_node_ids)
         config = SessionConfig(
@@ -322,23 +430,111 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         entry = _SessionEntry(ref, node_id, is_server, stream, session)
         if not is_server:
             entry.connection_id = config.own.connection_id
+        else:
+            peer = stream.writer.get_extra_info("peername")
+            if isinstance(peer, tuple):
+                entry.source = _host(peer[0])
+        if address is not None and address in self.redials:
+            entry.address = address
+            self.redials[address].session = ref.id
         self.sessions[ref.id] = entry
         self._fire("node_session_opened", entry)
 
-    async def _dial(self, myself: ActorRef[NodeServerMessage], address: str) -> None:
+    async def _dial(
+        self, myself: ActorRef[NodeServerMessage], address: str, redial: _RedialState | None
+    ) -> None:
         from ._client import open_stream
 
+        timeout = 5.0 if redial is None else redial.policy.connect_timeout
         try:
             stream = await open_stream(
-                address, self.client_ssl_context, self.client_server_hostname, timeout=5.0
+                address, self.client_ssl_context, self.client_server_hostname, timeout=timeout
             )
         except Exception as exc:
-            _log.warning("transitive connection to %s failed: %s", address, exc)
+            if redial is None:
+                _log.warning("transitive connection to %s failed: %s", address, exc)
+                return
+            delay = self._backoff(redial)
+            level = logging.WARNING if redial.attempt <= 1 else logging.INFO
+            _log.log(level, "dialing %s failed (attempt %d): %s; next try in %.2fs",
+                     address, redial.attempt, exc, delay)
+            self._dial_soon(myself, address, delay)
             return
         try:
-            myself.cast(ConnectionOpened(stream, is_server=False))
+            myself.cast(ConnectionOpened(stream, is_server=False,
+                                         address=None if redial is None else address))
         except MessagingError:
             stream.close()
+
+    # ------------------------------------------------------------------ reconnection
+
+    def _backoff(self, redial: _RedialState) -> float:
+        """The delay before the next attempt (counting this failure), with jitter."""
+        base = redial.policy.delay(redial.attempt)
+        redial.attempt += 1
+        jitter = redial.policy.jitter
+        return base * random.uniform(1 - jitter, 1 + jitter) if jitter else base
+
+    def _dial_soon(self, myself: ActorRef[NodeServerMessage], address: str, delay: float) -> None:
+        redial = self.redials.get(address)
+        if redial is None or self.stopping:
+            return
+        if redial.timer is not None:
+            redial.timer.cancel()
+        redial.generation += 1
+        message = _Redial(address, redial.generation)
+
+        def due() -> None:
+            try:
+                myself.cast(message)
+            except MessagingError:
+                pass
+
+        redial.timer = asyncio.get_running_loop().call_later(delay, due)
+
+    def _after_session(
+        self, myself: ActorRef[NodeServerMessage], entry: _SessionEntry, reason: str
+    ) -> None:
+        """Redial what must be: the address of this session, and any address whose node
+        just went down while another connection to it held it."""
+        if self.stopping:
+            return
+        if entry.address is not None:
+            redial = self.redials.get(entry.address)
+            if redial is not None and redial.session == entry.actor.id:
+                redial.session = None
+                if reason == "self_connection":
+                    _log.info("%s is this node: not redialed", entry.address)
+                    del self.redials[entry.address]
+                    return
+                if entry.peer_name is not None and self._same_peer(entry.peer_name.name):
+                    # another connection holds the node (the election): redial when it ends
+                    redial.peer = entry.peer_name.name
+                    return
+                self._dial_soon(myself, entry.address, self._backoff(redial))
+        if entry.authenticated and entry.peer_name is not None:
+            name = entry.peer_name.name
+            if not self._same_peer(name):
+                for redial in self.redials.values():
+                    if (redial.peer == name and redial.session is None
+                            and redial.timer is None and redial.address != entry.address):
+                        self._dial_soon(myself, redial.address, self._backoff(redial))
+
+    # ------------------------------------------------------------------ auth failures
+
+    def _auth_failed(self, entry: _SessionEntry, reason: str) -> None:
+        self.auth_failures += 1
+        claimed = bounded(entry.peer_name.name) if entry.peer_name is not None else None
+        _log.warning("authentication failed for a connection from %s%s: %s",
+                     entry.stream.peer_label,
+                     f" (claiming to be {claimed!r})" if claimed is not None else "",
+                     reason)
+        if entry.source is not None and self.throttle is not None:
+            block = self.throttle.failed(entry.source, time.monotonic())
+            if block:
+                _log.warning("%s failed to authenticate %d times in a row: its connections are "
+                             "refused for %.1fs", entry.source,
+                             self.throttle.failures_of(entry.source), block)
 
     # ------------------------------------------------------------------ election
 
@@ -358,6 +554,10 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         candidates = [e for e in self._same_peer(peer.name) if e is not entry] + [entry]
         survivors = elect(self.full_name, peer.name, candidates)
         if entry not in survivors:
+            entry.refused = True
+            _log.warning("node %r: the connection from %s loses to the one from %s "
+                         "(duplicate_connection)", bounded(peer.name), entry.stream.peer_label,
+                         ", ".join(e.stream.peer_label for e in survivors))
             return int(Status.NOT_OK)
         return int(Status.OK if len(candidates) == 1 else Status.OK_SIMULTANEOUS)
 
@@ -366,28 +566,164 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         if entry is None or entry.peer_name is None:
             return False
         entry.authenticated = True
-        candidates = self._same_peer(entry.peer_name.name)
-        survivors = elect(self.full_name, entry.peer_name.name, candidates)
+        name = entry.peer_name.name
+        candidates = self._same_peer(name)
+        survivors = elect(self.full_name, name, candidates)
         for loser in candidates:
             if loser not in survivors:
                 loser.authenticated = False
+                if loser.session.stop_reason is None:
+                    loser.session.stop_reason = "duplicate_connection"
+                _log.warning(
+                    "node %r: the connection from %s replaces the one from %s "
+                    "(duplicate_connection)" if entry in survivors else
+                    "node %r: the connection from %s loses to the one from %s "
+                    "(duplicate_connection)",
+                    bounded(name), entry.stream.peer_label, loser.stream.peer_label,
+                )
                 loser.actor.stop("duplicate_connection")
         if entry in survivors:
+            if entry.source is not None and self.throttle is not None:
+                self.throttle.succeeded(entry.source)
+            if entry.address is not None and entry.address in self.redials:
+                redial = self.redials[entry.address]
+                redial.attempt = 0
+                redial.peer = name
             self._fire("node_session_authenticated", entry)
+            if name not in self.up:
+                self.up[name] = entry.info()
+                _log.info("node %r is up (%s)", bounded(name), entry.stream.peer_label)
+                self._fire("node_up", entry)
             return True
+        entry.authenticated = False
         return False
+
+    def _retire_counts(self, entry: _SessionEntry) -> None:
+        """Keep the traffic counts of an ended session (metrics), for a bounded set of peers."""
+        assert entry.peer_name is not None
+        peer = bounded(entry.peer_name.name)
+        totals = self.peer_totals.get(peer)
+        if totals is None:
+            if len(self.peer_totals) >= 4096:
+                return
+            totals = self.peer_totals[peer] = [0, 0, 0, 0]
+        session = entry.session
+        out = session.out
+        counts = (session.frames_in, session.bytes_in, session.peer_actors.messages_out,
+                  out._written if out is not None else 0)
+        for i, value in enumerate(counts):
+            totals[i] += value
+
+    def _maybe_down(self, entry: _SessionEntry, reason: str) -> None:
+        assert entry.peer_name is not None
+        name = entry.peer_name.name
+        if name in self.up and not self._same_peer(name):
+            del self.up[name]
+            _log.info("node %r is down: %s", bounded(name), reason)
+            self._fire("node_down", entry, reason)
 
     # ------------------------------------------------------------------ events
 
-    def _fire(self, event: str, entry: _SessionEntry) -> None:
+    def _fire(self, event: str, entry: _SessionEntry, *extra: Any) -> None:
         if not self.subscriptions:
             return
         info: NodeServerSessionInformation = entry.info()
         for sub_id, subscription in list(self.subscriptions.items()):
             try:
-                getattr(subscription, event)(info)
+                getattr(subscription, event)(info, *extra)
             except Exception:
                 _log.exception("event subscription %r raised in %s", sub_id, event)
+
+
+@dataclasses.dataclass(slots=True)
+class _RedialState:
+    """How one dialed address is kept connected."""
+
+    address: str
+    policy: ReconnectPolicy
+    attempt: int = 0  # failed attempts since the last authenticated session
+    generation: int = 0  # of the pending timer
+    timer: asyncio.TimerHandle | None = None
+    session: ActorId | None = None  # the session of the current connection, if any
+    peer: str | None = None  # the node's full name, once known
+
+
+async def shutdown(
+    node: ActorRef[NodeServerMessage],
+    *,
+    timeout: float = 10.0,
+    reason: str = "shutdown",
+) -> bool:
+    """Stop a node gracefully: accept, dial and redial nothing more; stop every local actor
+    (children before their supervisors, each unlinked from its supervisor first, so every
+    one runs ``post_stop`` and no supervisor restarts anything; the peers hear each
+    Terminate); then stop the NodeServer, which closes its sessions (``shutdown``).
+
+    Actors still running when ``timeout`` is up are killed. Returns True when everything
+    stopped gracefully in time.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    graceful = True
+    if node.is_alive:
+        try:
+            await node.call(_Quiesce(), timeout=max(0.1, min(2.0, timeout)))
+        except RactorError:
+            graceful = False
+    keep = {node.id, *(child.id for child in node.children)}
+    for _ in range(8):  # supervisors may restart children meanwhile: a few rounds
+        actors = [a for a in all_actors() if a.is_alive and a.id not in keep]
+        if not actors:
+            break
+        if not await _stop_levels(actors, reason, deadline):
+            graceful = False
+            break
+    if node.is_alive:
+        node.stop(reason)
+        try:
+            await node.wait(max(0.1, deadline - loop.time()))
+        except WaitTimeout:
+            graceful = False
+            node.kill()
+    return graceful
+
+
+async def _stop_levels(actors: list[ActorRef[Any]], reason: str, deadline: float) -> bool:
+    """Stop ``actors`` deepest first; kill those still running at ``deadline``."""
+    loop = asyncio.get_running_loop()
+    levels: dict[int, list[ActorRef[Any]]] = {}
+    for actor in actors:
+        depth, sup = 0, actor.supervisor
+        while sup is not None and depth < 10_000:
+            depth += 1
+            sup = sup.supervisor
+        levels.setdefault(depth, []).append(actor)
+    graceful = True
+    for depth in sorted(levels, reverse=True):
+        level = [a for a in levels[depth] if a.is_alive]
+        for actor in level:
+            # unlinked first: a supervisor would stop (killing its other children) or
+            # restart a child when it hears that child stop
+            sup = actor.supervisor
+            if sup is not None:
+                actor.unlink(sup)
+            actor.stop(reason)
+        for actor in level:
+            try:
+                await actor.wait(max(0.0, deadline - loop.time()))
+            except WaitTimeout:
+                _log.warning("actor %s did not stop in time: killed", actor.id)
+                actor.kill()
+                graceful = False
+    return graceful
+
+
+def _host(address: object) -> str:
+    """A peer's IP as text; IPv4 seen on the dual-stack socket loses its ``::ffff:`` prefix."""
+    text = str(address)
+    if text.startswith("::ffff:") and "." in text:
+        return text[7:]
+    return text
 
 
 def _dual_stack_socket(port: int) -> socket.socket:

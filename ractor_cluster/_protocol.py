@@ -264,6 +264,7 @@ class SessionProtocol:
         self.got_ready = False
         self.failure: Failed | None = None
         self._out: list[bytes] = []
+        self.peer_stopping = False  # the peer said goodbye (it stops gracefully)
 
     # ------------------------------------------------------------------ queries
 
@@ -370,7 +371,10 @@ class SessionProtocol:
 
     def _receive_auth(self, msg: auth_pb2.AuthenticationMessage, events: list[Event]) -> None:
         if self.state in _AUTHED:
-            return  # ignored once authenticated, as in Rust
+            # ignored once authenticated, as in Rust; ClientStatus(false) is our goodbye
+            if msg.WhichOneof("msg") == "client_status" and not msg.client_status.status:
+                self.peer_stopping = True
+            return
         if self.state is SessionState.CHECKING:
             events.append(self._fail("auth_fail", "an authentication message while the node "
                                      "was deciding on the peer's name"))
@@ -490,6 +494,12 @@ class SessionProtocol:
         """End the session from this side (nothing more is received)."""
         if self.state is not SessionState.CLOSED:
             self._fail(reason, detail)
+
+    def goodbye(self) -> bytes:
+        """The frame a stopping node sends last: ClientStatus(false) after authentication
+        (ignored by Rust; a Python peer then ends the session as ``peer_stopped``)."""
+        status = auth_pb2.ClientStatus(status=False)
+        return _network(auth=auth_pb2.AuthenticationMessage(client_status=status))
 
     def _check_open(self) -> None:
         if self.state is not SessionState.OPEN:

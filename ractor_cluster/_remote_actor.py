@@ -10,6 +10,7 @@ calling side of remote messaging, docs/protocol.md §5.2).
 from __future__ import annotations
 
 import logging
+import time
 import types
 import typing
 from collections.abc import Callable
@@ -39,6 +40,9 @@ _U64_MAX = (1 << 64) - 1
 # node id -> the table of each open session
 _peers: dict[int, PeerActors] = {}
 
+call_latency: list[Callable[[float], None]] = []
+"""Observers of remote call round trips in seconds (metrics); empty: calls are not timed."""
+
 
 class _Link(Protocol):
     """What PeerActors needs of its session."""
@@ -66,6 +70,8 @@ class PeerActors(RemoteNode):
         self.pending: dict[int, tuple[int, RpcReplyPort[Any], Callable[[bytes], Any]]] = {}
         self.calls_to: dict[int, int] = {}  # pid -> number of its pending calls
         self.sweep_at = 64
+        self.messages_out = 0  # casts and calls written, for metrics
+        self.call_started: dict[int, float] = {}  # tag -> when, while calls are timed
         _peers[node_id] = self
 
     def _out(self) -> Outbound:
@@ -85,6 +91,7 @@ class PeerActors(RemoteNode):
         if out is None or out.closed:
             raise MessagingError(f"the connection to node {self.node_id} is closed")
         out.cast(pid, cast_frame(pid, message.args, message.variant, message.metadata))
+        self.messages_out += 1
 
     @property
     def congested(self) -> bool:
@@ -124,6 +131,9 @@ class PeerActors(RemoteNode):
         except BaseException:
             self._take(tag)
             raise
+        self.messages_out += 1
+        if call_latency:
+            self.call_started[tag] = time.perf_counter()
 
     def _sweep(self) -> None:
         """Drop the entries of callers that gave up (timed out), now and then: the threshold
@@ -131,6 +141,8 @@ class PeerActors(RemoteNode):
         for stale in [t for t, (_, p, _) in self.pending.items() if p.is_closed]:
             self._take(stale)
         self.sweep_at = max(64, 2 * len(self.pending))
+        if self.call_started:
+            self.call_started = {t: v for t, v in self.call_started.items() if t in self.pending}
 
     def _take(self, tag: int) -> tuple[int, RpcReplyPort[Any], Callable[[bytes], Any]] | None:
         entry = self.pending.pop(tag, None)
@@ -150,6 +162,12 @@ class PeerActors(RemoteNode):
             return
         self._take(tag)
         _, port, decode = entry
+        if self.call_started:
+            started = self.call_started.pop(tag, None)
+            if started is not None:
+                elapsed = time.perf_counter() - started
+                for observe in call_latency:
+                    observe(elapsed)
         try:
             value = decode(data)
         except Exception as exc:

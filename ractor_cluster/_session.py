@@ -171,6 +171,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.myself: ActorRef[NodeSessionMessage] | None = None
         self.loop = asyncio.get_running_loop()  # sessions are made by a running NodeServer
         self.stop_reason: str | None = None
+        self.bytes_in = 0  # received, for metrics
+        self.frames_in = 0
 
     @property
     def peer(self) -> auth_pb2.NameMessage | None:
@@ -239,7 +241,9 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         if not self.peer_actors.closed:
             # the peer's actors stop in slices (there may be hundreds of thousands); calls
             # waiting on them fail now
-            forget = self.loop.create_task(self.peer_actors.close_in_slices(reason))
+            forget = self.loop.create_task(
+                self.peer_actors.close_in_slices(f"connection_lost: {reason}")
+            )
             _closing.add(forget)
             forget.add_done_callback(_closing.discard)
         for task in (self.reader_task, self.processor):
@@ -259,6 +263,22 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             # a graceful close waits for the buffer to drain: a peer that no longer reads
             # would keep the socket and its buffer forever
             self.loop.call_later(2.0, transport.abort)
+
+    def shutdown(self) -> None:
+        """End the session because this node stops: the peer is told (``shutdown``)."""
+        if self.stop_reason is None:
+            self.stop_reason = "shutdown"
+            out = self.out
+            if self.proto.authenticated and out is not None and not out.closed:
+                out.urgent(self.proto.goodbye())
+            _log.info("session %s with %s ends: shutdown", self.config.node_id,
+                      self._peer_label())
+        if self.myself is not None:
+            self.myself.stop("shutdown")
+
+    def _closed_reason(self) -> str:
+        """Why the connection closed: the peer said goodbye, or it just went."""
+        return "peer_stopped" if self.proto.peer_stopping else "channel_closed"
 
     def _finish(self, reason: str) -> None:
         """Stop the session with ``reason`` (from the reader, the writer or a timer)."""
@@ -392,8 +412,10 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         if self.stop_reason is not None:
             return
         self.last_heard = time.monotonic()
+        self.bytes_in += len(data)
         proto = self.proto
         events = proto.receive_data(data)
+        self.frames_in += len(events)
         answer = proto.data_to_send()
         if answer:
             self.write(answer)
@@ -421,7 +443,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         if exc is not None:
             _log.info("session %s: connection lost: %r", self.config.node_id, exc)
         if self.processor is None:
-            self._finish("channel_closed")
+            self._finish(self._closed_reason())
         else:
             self.lost = True  # after the events already received
 
@@ -438,7 +460,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     self.paused = False
                     self._resume_reading()
             if self.lost:
-                self._finish("channel_closed")
+                self._finish(self._closed_reason())
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -450,7 +472,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
     async def _read_loop(self, myself: ActorRef[NodeSessionMessage]) -> None:
         """Read the stream with a task (for transports that cannot change protocol)."""
         stream = self.stream.reader
-        reason = "channel_closed"
+        reason = ""
         try:
             while myself.is_alive and self.stop_reason is None:
                 if self.park_paused:  # back-pressure: read again once mailboxes make room
@@ -460,7 +482,9 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                 if not data:
                     break
                 self.last_heard = time.monotonic()
+                self.bytes_in += len(data)
                 events = self.proto.receive_data(data)
+                self.frames_in += len(events)
                 answer = self.proto.data_to_send()
                 if answer:
                     self.write(answer)
@@ -478,7 +502,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         except Exception:
             reason = "session_error"
             _log.exception("session %s: unexpected error while reading", self.config.node_id)
-        self._finish(reason)
+        self._finish(reason or self._closed_reason())
 
     def _pause_reading(self) -> None:
         if self.reader_task is None:
@@ -641,7 +665,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                 started = await self._slice(started)
                 if self.stop_reason is not None:
                     return
-            table.terminate(pid, "remote")
+            table.terminate(pid, "remote_stopped")
 
     async def _on_group(self, event: GroupJoined | GroupLeft) -> None:
         table = self.peer_actors

@@ -576,7 +576,7 @@ class ActorCell(Cell):
                 reason = "actor_task_cancelled"
         except Exception as exc:
             failure = exc
-            _sup_log.warning("actor %s failed: %r", ref.id, exc)
+            _sup_log.warning("actor %s failed: %r", ref.id, exc, exc_info=exc)
             # The traceback's frames would keep the state (and any reply port held in it)
             # alive; release them so that waiting callers fail now, as when Rust drops state.
             traceback.clear_frames(exc.__traceback__)
@@ -613,7 +613,7 @@ class ActorCell(Cell):
                 state = None
             except Exception as exc:
                 failure = exc
-                _sup_log.warning("actor %s failed in post_stop: %r", ref.id, exc)
+                _sup_log.warning("actor %s failed in post_stop: %r", ref.id, exc, exc_info=exc)
         self.cleanup(ref)
         self._release(ref)
         if failure is not None:

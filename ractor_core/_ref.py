@@ -323,7 +323,8 @@ class ActorRef(Generic[M]):
         """Receive ``who``'s start/stop/failure events, without supervising it.
 
         ``who`` may be remote: this actor then hears ``ActorTerminated`` when its node says it
-        terminated (reason ``"remote"``) or the connection ends (the session's reason).
+        terminated (reason ``"remote_stopped"``) or the connection ends
+        (``"connection_lost: <the session's reason>"``).
         """
         who._cell.watch(who, self)
 

@@ -156,7 +156,8 @@ def test_a_peer_that_stops_reading_is_dropped_after_the_stuck_timeout_not_before
 def test_a_slow_reader_gets_every_cast_and_keeps_its_session(
     nodes: Callable[..., NodeProcess],
 ) -> None:
-    a = nodes("a", extra=["--stuck-timeout", "2"])
+    # the raw peer sends nothing while it reads (no Ping): liveness would drop it
+    a = nodes("a", extra=["--stuck-timeout", "2", "--liveness", "0"])
     raw = _authenticated(a, "slow@localhost")
     raw.send(_control(1, b"\x0a" + varint(8) + b"\x08\x02\x12\x04sink"))
     sees(a, "sink")

@@ -301,7 +301,7 @@ def test_a_monitor_of_a_remote_actor_hears_why_it_went_away(
     b.rpc("monitor_remote", to="short-lived")
     b.rpc("monitor_remote", to="counter-a")
     a.rpc("stop", name="short-lived")
-    b.wait_for(lambda: b.rpc("watched") == ["remote"], 10, "the Terminate is heard")
+    b.wait_for(lambda: b.rpc("watched") == ["remote_stopped"], 10, "the Terminate is heard")
     a.kill()
     b.wait_for(lambda: len(b.rpc("watched")) == 2, 10, "the lost connection is heard")
-    assert b.rpc("watched") == ["remote", "channel_closed"]
+    assert b.rpc("watched") == ["remote_stopped", "connection_lost: channel_closed"]
