@@ -203,12 +203,14 @@ class ChildSpec(Generic[M]):
     """How a supervisor starts (and restarts) one child that takes messages ``M``.
 
     ``ChildSpec("worker", Worker(), args)`` is a ``ChildSpec[WorkerMsg]``; starting it gives an
-    ``ActorRef[WorkerMsg]``. The same actor instance and args are used for every restart
-    (``pre_start`` builds fresh state each time).
+    ``ActorRef[WorkerMsg]``. Given an actor instance, every restart reuses it (``pre_start``
+    builds fresh state each time); given a callable such as the class itself
+    (``ChildSpec("worker", Worker, args)``), each start gets a new instance from it. The same
+    args are passed to every start.
 
     Args:
         id: the child's id, unique within its supervisor.
-        actor: the actor to spawn.
+        actor: the actor to spawn, or a callable making one for each start.
         args: the arguments of its ``pre_start``.
         restart: when it is restarted (default ``PERMANENT``).
         name: a name to register it under (again after each restart); None: unnamed.
@@ -236,7 +238,7 @@ class ChildSpec(Generic[M]):
     def __init__(
         self,
         id: str,
-        actor: Actor[M, Any, A],
+        actor: Actor[M, Any, A] | Callable[[], Actor[M, Any, A]],
         args: A,
         *,
         restart: Restart = Restart.PERMANENT,
@@ -248,8 +250,10 @@ class ChildSpec(Generic[M]):
     ) -> None:
         if not _is(id, str) or not id:
             raise ValueError(f"a child id is a non-empty string, got {id!r}")
-        if not _is(actor, Actor):
-            raise TypeError(f"child {id!r}: actor is an Actor instance, got {actor!r}")
+        if not _is(actor, Actor) and not callable(actor):
+            raise TypeError(
+                f"child {id!r}: actor is an Actor, or a callable making one, got {actor!r}"
+            )
         if not _is(restart, Restart):
             raise TypeError(f"child {id!r}: restart is a Restart, got {restart!r}")
         if backoff is not None and not callable(backoff):
@@ -258,8 +262,8 @@ class ChildSpec(Generic[M]):
         _check_seconds(f"child {id!r}: start_timeout", start_timeout, zero=False)
         self.id = id
         """The child's id within its supervisor."""
-        self.actor: Actor[M, Any, Any] = actor
-        """The actor spawned at each start."""
+        self.actor: Actor[M, Any, Any] | Callable[[], Actor[M, Any, Any]] = actor
+        """The actor spawned at each start, or the callable making one for each start."""
         self.args: Any = args
         """The arguments of its ``pre_start``."""
         self.restart = restart
@@ -285,9 +289,10 @@ class ChildSpec(Generic[M]):
         return cast("ActorRef[M] | None", where_is(self.name))
 
     def __repr__(self) -> str:
+        actor = self.actor
         name = f" name={self.name!r}" if self.name is not None else ""
         return (
-            f"<ChildSpec {self.id!r} {type(self.actor).__name__} "
+            f"<ChildSpec {self.id!r} {getattr(actor, '__qualname__', type(actor).__name__)} "
             f"{self.restart.value}{name}>"
         )
 
@@ -463,6 +468,19 @@ class _State:
     tokens: int = 0
 
 
+def _make(spec: ChildSpec[Any]) -> Actor[Any, Any, Any]:
+    """The actor of one start of ``spec``: its instance, or a new one from its factory."""
+    actor: Any = spec.actor
+    if _is(actor, Actor):
+        return cast("Actor[Any, Any, Any]", actor)
+    made: Any = actor()
+    if not _is(made, Actor):
+        raise SupervisorError(
+            f"child {spec.id!r}: its actor factory {actor!r} returned {made!r}, not an Actor"
+        )
+    return cast("Actor[Any, Any, Any]", made)
+
+
 def _label(ref: ActorRef[Any]) -> str:
     name = ref.name
     return repr(name) if name is not None else str(ref.id)
@@ -633,7 +651,7 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
         """Spawn one child, linked; raise what its start raised."""
         spec = child.spec
         start = spawn_linked(
-            spec.actor, spec.args, state.myself, name=spec.name, capacity=spec.capacity
+            _make(spec), spec.args, state.myself, name=spec.name, capacity=spec.capacity
         )
         if spec.start_timeout is None:
             ref = await start

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -498,6 +498,33 @@ def test_exponential_backoff_grows_by_its_factor_up_to_its_maximum() -> None:
     assert [delay(n) for n in range(1, 6)] == pytest.approx([0.1, 0.2, 0.4, 0.5, 0.5])
     with pytest.raises(ValueError):
         exponential_backoff(-1)
+
+
+class Counted(Worker):
+    """A worker counting its instances (state on the instance, which a factory renews)."""
+
+    made = 0
+
+    def __init__(self) -> None:
+        Counted.made += 1
+        self.instance = Counted.made
+
+
+async def test_a_spec_given_a_factory_gets_a_new_actor_instance_at_each_start() -> None:
+    Counted.made = 0
+    tree = Tree()
+    plan = tree.plans["w"] = Plan("w", tree.log)
+    sup = await spawn(Supervisor([ChildSpec("w", Counted, plan)]), None)
+    before = await running(sup)
+    before["w"].cast(Crash())
+    await restarted(sup, before, {"w"})
+    assert Counted.made == 2
+
+
+async def test_a_factory_that_makes_no_actor_is_a_failed_start() -> None:
+    bad: ChildSpec[WorkerMsg] = ChildSpec("w", cast(Any, lambda: "not an actor"), None)
+    with pytest.raises(SpawnError, match="returned 'not an actor', not an Actor"):
+        await spawn(Supervisor([bad]), None)
 
 
 # ---------------------------------------------------------------------------- names

@@ -67,9 +67,13 @@ async def specs() -> None:
     worker = ChildSpec("worker", Worker(), 3, restart=Restart.TRANSIENT, name="worker")
     assert_type(worker, ChildSpec[WorkerMsg])
     assert_type(worker.where_is(), ActorRef[WorkerMsg] | None)
-    ChildSpec("worker", Worker(), "three")  # type: ignore[misc]  # pyright: ignore[reportArgumentType]
+    ChildSpec("worker", Worker(), "three")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     wrong: ChildSpec[Log] = worker  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
     ChildSpec("w", Worker(), 3, restart="permanent")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    assert_type(ChildSpec("w", Worker, 3), ChildSpec[WorkerMsg])  # a new Worker each start
+    assert_type(ChildSpec("w", lambda: Worker(), 3), ChildSpec[WorkerMsg])
+    ChildSpec("w", Worker, "three")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    ChildSpec("w", Work, 3)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     ChildSpec("w", Worker(), 3, backoff=exponential_backoff(0.1))
     ChildSpec("w", Worker(), 3, backoff=lambda n: 0.1 * n, shutdown=None, start_timeout=2.0)
     del wrong
