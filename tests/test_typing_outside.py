@@ -59,19 +59,16 @@ def app() -> Iterator[Path]:
 
 def _environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}
+    env["PYRIGHT_PYTHON_IGNORE_WARNINGS"] = "1"  # the pinned pyright, no look-up of releases
     return env
 
 
 FILES = [f"readme_block{i}.py" for i in range(len(BLOCKS))]
 FILES += [f"examples/{p.name}" for p in EXAMPLES if p.suffix == ".py"]
 
-# Files whose pyright --strict errors wait for a fix elsewhere (strict xfail: once the fix
-# lands, the mark must go).
-PYRIGHT_PENDING = {
-    "examples/shop_messages_ractor.py": "the generated decoders index bytes with a position "
-    "that pyright infers as Any (struct.unpack_from), so a bool field's byte is Unknown: "
-    "fixed in the renderer (ractor_derive/_gen/render.py), then regenerated",
-}
+# Files whose pyright --strict errors wait for a fix elsewhere, with the reason (strict
+# xfail: once the fix lands, the entry must go).
+PYRIGHT_PENDING: dict[str, str] = {}
 
 
 def _per_file(lines: list[str]) -> dict[str, list[str]]:
