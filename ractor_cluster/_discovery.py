@@ -127,14 +127,14 @@ async def run_discovery(
     policy = policy or ReconnectPolicy()
     known: list[set[str]] = [set() for _ in strategies]
     while node.is_alive:
-        wanted_before = set().union(*known)
+        wanted_before: set[str] = set[str]().union(*known)
         for i, strategy in enumerate(strategies):
             try:
                 known[i] = await asyncio.wait_for(strategy.addresses(), max(interval, 1.0))
             except (OSError, TimeoutError) as exc:
                 _log.warning("seeds from %s: %s (keeping the last %d)",
                              type(strategy).__name__, exc, len(known[i]))
-        wanted = set().union(*known)
+        wanted: set[str] = set[str]().union(*known)
         try:
             for address in sorted(wanted - wanted_before):
                 _log.info("seed %s: keeping it connected", address)

@@ -49,8 +49,8 @@ def configure_logging(
         ValueError: an unknown level or format.
     """
     if isinstance(level, str):
-        resolved = logging.getLevelName(level.upper())
-        if not isinstance(resolved, int):
+        resolved = logging.getLevelNamesMapping().get(level.upper())
+        if resolved is None:
             raise ValueError(f"unknown log level {level!r}")
         level = resolved
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)

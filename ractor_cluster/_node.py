@@ -13,7 +13,7 @@ import random
 import socket
 import ssl
 import time
-from typing import Any
+from typing import Any, cast
 
 from ractor_core import (
     Actor,
@@ -204,13 +204,14 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         self.myself = myself
 
         async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            peer = writer.get_extra_info("peername")
-            label = (f"{_host(peer[0])}:{peer[1]}" if isinstance(peer, tuple) else str(peer))
+            peer: Any = writer.get_extra_info("peername")
+            host = _peer_host(peer)
+            label = f"{host}:{peer[1]}" if host is not None else str(peer)
             if self.stopping:
                 writer.close()
                 return
-            if isinstance(peer, tuple) and self.throttle is not None:
-                wait = self.throttle.blocked(_host(peer[0]), time.monotonic())
+            if host is not None and self.throttle is not None:
+                wait = self.throttle.blocked(host, time.monotonic())
                 if wait:
                     _log.debug("connection from %s refused: its address backs off after "
                                "failed authentications (%.1fs more)", label, wait)
@@ -431,9 +432,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         if not is_server:
             entry.connection_id = config.own.connection_id
         else:
-            peer = stream.writer.get_extra_info("peername")
-            if isinstance(peer, tuple):
-                entry.source = _host(peer[0])
+            entry.source = _peer_host(stream.writer.get_extra_info("peername"))
         if address is not None and address in self.redials:
             entry.address = address
             self.redials[address].session = ref.id
@@ -718,9 +717,12 @@ async def _stop_levels(actors: list[ActorRef[Any]], reason: str, deadline: float
     return graceful
 
 
-def _host(address: object) -> str:
-    """A peer's IP as text; IPv4 seen on the dual-stack socket loses its ``::ffff:`` prefix."""
-    text = str(address)
+def _peer_host(peer: object) -> str | None:
+    """The IP of a socket's ``peername`` (None: not an IP socket); IPv4 seen on the
+    dual-stack socket loses its ``::ffff:`` prefix."""
+    if not isinstance(peer, tuple):
+        return None
+    text = str(cast("tuple[object, ...]", peer)[0])
     if text.startswith("::ffff:") and "." in text:
         return text[7:]
     return text
