@@ -29,10 +29,12 @@ intensity is exceeded. A child registered by ``name`` is registered again under 
 restarted, so ``where_is(name)`` (or ``spec.where_is()``) finds the new one.
 
 What a restart does not keep: a restarted child is a *new* actor (a new id and ref, state built
-afresh by ``pre_start``, the same actor instance and args). Messages still queued in the old
-mailbox are lost, and the calls among them fail with ``ReplyDropped``; refs to the old actor
-refuse messages with ``MessagingError``. Find the new one by name, or with
-:func:`which_children`, and make senders that must not lose work resend it (or use a factory).
+afresh by ``pre_start``, the same args, and the same actor instance unless the spec was given
+a factory of actors, such as the class). Messages still queued in the old mailbox are lost,
+and the calls among them fail with ``ReplyDropped``; refs to the old actor refuse messages
+with ``MessagingError``. Find the new one by name, or with :func:`which_children`; senders
+that must not lose work resend it, or hand it to a worker pool (``ractor_core.factory``),
+which re-queues the jobs of a worker that died.
 
 Stopping: a supervisor that stops gracefully stops its children in reverse start order, each
 with ``stop("shutdown")``, killing one that has not stopped within its spec's ``shutdown``
@@ -366,6 +368,8 @@ class ChildInfo:
     id: str
     actor: ActorRef[Any] | None
     restart: Restart
+    restarts: int
+    """Its restarts within the supervisor's intensity period (as of its last restart)."""
 
 
 # --------------------------------------------------------------------------- messages
@@ -589,7 +593,10 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
                 done.send(None)
             case _WhichChildren():
                 message.reply.send(
-                    [ChildInfo(c.spec.id, c.ref, c.spec.restart) for c in state.children.values()]
+                    [
+                        ChildInfo(c.spec.id, c.ref, c.spec.restart, len(c.times))
+                        for c in state.children.values()
+                    ]
                 )
 
     async def handle_supervisor_evt(

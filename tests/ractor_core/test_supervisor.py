@@ -220,8 +220,8 @@ async def test_which_children_lists_ids_refs_and_restart_types_in_start_order() 
         Supervisor([tree.spec("a"), tree.spec("b", restart=Restart.TEMPORARY)]), None
     )
     infos = await which_children(sup, timeout=2)
-    assert [(i.id, i.restart) for i in infos] == [
-        ("a", Restart.PERMANENT), ("b", Restart.TEMPORARY)
+    assert [(i.id, i.restart, i.restarts) for i in infos] == [
+        ("a", Restart.PERMANENT, 0), ("b", Restart.TEMPORARY, 0)
     ]
     assert all(i.actor is not None and i.actor.supervisor == sup for i in infos)
 
@@ -236,6 +236,7 @@ async def test_one_for_one_restarts_only_the_failed_child() -> None:
     before["b"].cast(Crash())
     after = await restarted(sup, before, {"b"})
     assert await after["b"].call(Ping(), timeout=2) == "b"
+    assert [i.restarts for i in await which_children(sup, timeout=2)] == [0, 1, 0]
     assert tree.log[3:] == ["start b"]
 
 
