@@ -168,9 +168,6 @@ class _Queue:
         self.size = 0
         return jobs
 
-    def has_key(self, key: Any) -> bool:
-        return any(job.key == key for level in self.levels for job in level)
-
 
 @final
 class _Slot:
@@ -197,10 +194,6 @@ class _Slot:
         self.retiring = False
         self.stuck = False
 
-    def holds_key(self, key: Any) -> bool:
-        return any(job.key == key for job, _ in self.in_flight.values()) or self.pending.has_key(
-            key
-        )
 
 
 # ------------------------------------------------------------------------------- messages
@@ -277,6 +270,9 @@ class _State:
     next_job: Any = field(default_factory=lambda: itertools.count(1))
     next_slot: Any = field(default_factory=lambda: itertools.count(0))
     rr: int = 0
+    track_keys: bool = False
+    report: Callable[[int, int, _Outcome | None], None] | None = None
+    keys: dict[Any, dict[int, int]] = field(default_factory=dict[Any, dict[int, int]])
     draining: bool = False
     timer: Timer | None = None
     submitted: int = 0
@@ -309,6 +305,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
     async def pre_start(self, myself: ActorRef[_FactoryMsg], args: None) -> _State:
         s = self.s
         st = _State(myself, _Queue(s.priorities), s.discard.limit if s.discard else None)
+        st.track_keys = type(s.routing) in (KeyPersistent, StickyQueuer)
         if s.builder is not None:
             for _ in range(s.workers):
                 await self._spawn_worker(st, next(st.next_slot))
@@ -425,6 +422,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         st.by_actor.pop(slot.ref.id, None)
         lost = [job for job, _ in slot.in_flight.values()]
         slot.in_flight.clear()
+        for job in lost:
+            self._leave(st, job)
         replace = slot.builder and not slot.retiring and not st.draining
         if not replace:
             self._remove_slot(st, slot)
@@ -438,18 +437,57 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                 _log.warning("factory %s: worker %s could not be replaced: %r",
                              st.myself.id, slot.id, exc)
                 self._remove_slot(st, slot)
-                for job in slot.pending.take_all():
-                    self._route(st, job)
+                self._reroute(st, slot)
             else:
                 st.free[slot.id] = slot
                 self._feed(st, slot)
         else:
-            for job in slot.pending.take_all():  # never started: route them again
-                self._route(st, job)
+            self._reroute(st, slot)  # never started: route them again
         self._feed_all(st)
         await self._check_drained(st)
 
+    def _reroute(self, st: _State, slot: _Slot) -> None:
+        for job in slot.pending.take_all():
+            self._leave(st, job)
+            self._route(st, job)
+
+    def _enter(self, st: _State, slot: _Slot, job: Job[Any, Any]) -> None:
+        """``job`` is now held by ``slot`` (queued for it, or in flight on it)."""
+        if job._slot is None:
+            job._slot = slot.id
+            held = st.keys.get(job.key)
+            if held is None:
+                st.keys[job.key] = {slot.id: 1}
+            else:
+                held[slot.id] = held.get(slot.id, 0) + 1
+
+    def _leave(self, st: _State, job: Job[Any, Any]) -> None:
+        """``job`` is no longer held by a worker."""
+        sid = job._slot
+        if sid is not None:
+            job._slot = None
+            held = st.keys.get(job.key)
+            if held is not None:
+                left = held.get(sid, 0) - 1
+                if left > 0:
+                    held[sid] = left
+                else:
+                    held.pop(sid, None)
+                    if not held:
+                        del st.keys[job.key]
+
+    def _holder(self, st: _State, key: Any) -> _Slot | None:
+        """The worker holding jobs of ``key`` (key-tracking routings)."""
+        held = st.keys.get(key)
+        if held:
+            for sid in held:
+                slot = st.slots.get(sid)
+                if slot is not None and not slot.retiring:
+                    return slot
+        return None
+
     def _lost_job(self, st: _State, job: Job[Any, Any]) -> None:
+        self._leave(st, job)
         job.attempts += 1
         if self.s.routing.factory_queueing and job.attempts <= self.s.max_retries:
             st.requeued += 1
@@ -467,8 +505,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         for slot in active[count:] if count < len(active) else ():
             slot.retiring = True
             st.free.pop(slot.id, None)
-            for job in slot.pending.take_all():
-                self._route(st, job)
+            self._reroute(st, slot)
             if not slot.in_flight:
                 self._retire(st, slot)
         self._feed_all(st)
@@ -495,12 +532,12 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
     def _route(self, st: _State, job: Job[Any, Any]) -> None:
         routing = self.s.routing
         if routing.factory_queueing:
-            if type(routing) is StickyQueuer:
-                for slot in st.slots.values():
-                    if not slot.retiring and slot.holds_key(job.key):
-                        self._enqueue(st, slot.pending, job)
-                        self._feed(st, slot)
-                        return
+            if st.track_keys:
+                holder = self._holder(st, job.key)
+                if holder is not None:
+                    self._enqueue(st, holder.pending, job, holder)
+                    self._feed(st, holder)
+                    return
             if not st.queue and st.free:
                 slot = next(iter(st.free.values()))
                 if not slot.pending:
@@ -517,7 +554,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         if not chosen.pending and chosen.id in st.free:
             self._send(st, chosen, job)
         else:
-            self._enqueue(st, chosen.pending, job)
+            self._enqueue(st, chosen.pending, job, chosen)
             self._feed(st, chosen)
 
     def _choose(self, st: _State, job: Job[Any, Any]) -> _Slot | None:
@@ -526,10 +563,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             return None
         routing = self.s.routing
         if type(routing) is KeyPersistent:
-            for slot in slots:
-                if slot.holds_key(job.key):
-                    return slot
-            return slots[hash(job.key) % len(slots)]
+            holder = self._holder(st, job.key)
+            return holder if holder is not None else slots[hash(job.key) % len(slots)]
         if type(routing) is RoundRobin:
             st.rr += 1
             return slots[st.rr % len(slots)]
@@ -537,7 +572,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             return slots[routing._pick(job.key, len(slots)) % len(slots)]
         raise AssertionError(f"unknown routing {routing!r}")  # pragma: no cover
 
-    def _enqueue(self, st: _State, queue: _Queue, job: Job[Any, Any]) -> None:
+    def _enqueue(self, st: _State, queue: _Queue, job: Job[Any, Any],
+                 slot: _Slot | None = None) -> None:
         limit = st.limit
         if limit is not None and len(queue) >= limit:
             assert self.s.discard is not None
@@ -548,6 +584,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             if victim is not None:
                 self._discard(st, victim, DiscardReason.LOADSHED)
         queue.push(job)
+        if slot is not None and st.track_keys:
+            self._enter(st, slot, job)
 
     def _feed_all(self, st: _State) -> None:
         for slot in list(st.free.values()):
@@ -580,6 +618,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         if not slot.in_flight:
             slot.busy_since = now
         slot.in_flight[job.id] = (job, now)
+        if st.track_keys:
+            self._enter(st, slot, job)
         st.queue_wait_total += now - job.submitted
         st.started_jobs += 1
         if len(slot.in_flight) >= self.s.in_flight_per_worker:
@@ -589,13 +629,17 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             st.free[slot.id] = slot
         ref = slot.ref
         msg = _JobMsg(job)
-        port = _AckPort(self._report_to(st.myself), slot.id, job.id)
+        report = st.report
+        if report is None:
+            report = st.report = self._report_to(st.myself)
+        port = _AckPort(report, slot.id, job.id)
         try:
             queued = ref._cell.put_call(ref, msg, port)
         except MessagingError as exc:
             port._done = True
             if ref.is_alive:  # the job itself cannot be sent (a message without a codec)
                 del slot.in_flight[job.id]
+                self._leave(st, job)
                 st.failed += 1
                 _log.warning("factory %s: job %s cannot be sent to worker %s: %s",
                              st.myself.id, job.id, slot.id, exc)
@@ -637,6 +681,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                 self._make_free(st, slot)
             return
         job, started = entry
+        if st.track_keys:
+            self._leave(st, job)
         now = time.monotonic()
         outcome = done.outcome
         if outcome is None:  # lost on the way (the connection went)
@@ -667,6 +713,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             st.free[slot.id] = slot
 
     def _discard(self, st: _State, job: Job[Any, Any], reason: DiscardReason) -> None:
+        self._leave(st, job)
         st.discarded[reason] = st.discarded.get(reason, 0) + 1
         handler = self.s.discard_handler
         if handler is not None:
@@ -719,8 +766,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             self._maybe_stop(st)
 
     def _maybe_stop(self, st: _State) -> None:
-        if st.queue and not st.slots:
-            return  # jobs wait for a worker
+        if st.queue:
+            return  # jobs wait (for a worker, maybe)
         if self._queued(st) == 0 and not any(s.in_flight for s in st.slots.values()):
             st.myself.stop("Drained")
 

@@ -43,7 +43,7 @@ class Job(Generic[K, M]):
     ``job.msg.reply.send(value)``, which reaches the caller.
     """
 
-    __slots__ = ("_port", "attempts", "id", "key", "msg", "priority", "submitted", "ttl")
+    __slots__ = ("_port", "_slot", "attempts", "id", "key", "msg", "priority", "submitted", "ttl")
 
     def __init__(
         self,
@@ -71,6 +71,7 @@ class Job(Generic[K, M]):
         self.attempts = attempts
         """How many times the job was given to a worker that was then lost."""
         self._port: Any = None  # the caller's reply port, for a job sent with call()
+        self._slot: int | None = None  # the worker holding it (key-tracking routings only)
 
     @property
     def expired(self) -> bool:
