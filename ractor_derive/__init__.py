@@ -17,10 +17,12 @@ from ._errors import (
     SerializationError,
 )
 from ._message import (
+    ArgsCodec,
     FamilyInfo,
     FieldInfo,
     Message,
     VariantInfo,
+    args_codec,
     cluster_message,
     decode_args,
     encode_args,
@@ -51,6 +53,7 @@ from ._types import (
 )
 
 __all__ = [
+    "ArgsCodec",
     "Char",
     "CharKind",
     "Codec",
@@ -81,6 +84,7 @@ __all__ = [
     "U8",
     "VariantInfo",
     "Wire",
+    "args_codec",
     "cluster_message",
     "codec_for",
     "decode_args",

@@ -40,9 +40,9 @@ import struct
 import sys
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
+from typing import Any, ClassVar, Generic, Self, TypeVar, dataclass_transform
 
 from ractor_core import Call, RpcReplyPort
 from ractor_core.transport import SerializedCall, SerializedCast, SerializedMessage
@@ -60,13 +60,15 @@ from ._compile import (
     materialize,
 )
 from ._errors import DeserializationError, MessageDeclarationError, SerializationError
-from ._plan import FieldPlan
+from ._plan import FieldPlan, wire_of
 
 __all__ = [
+    "ArgsCodec",
     "FamilyInfo",
     "FieldInfo",
     "Message",
     "VariantInfo",
+    "args_codec",
     "cluster_message",
     "decode_args",
     "encode_args",
@@ -519,9 +521,11 @@ def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> VariantInf
 
 def _general_encoder(info: VariantInfo) -> Callable[[Any], bytes]:
     """Pack the arguments field by field; a failure names the variant and the field."""
-    plan = [(f.name, f.codec.encode) for f in info.fields if f.codec is not None]
-    label = _label(info.family.cls, info.cls)
-    tag = info.tag
+    return _encoder(info.plan, _label(info.family.cls, info.cls), info.tag)
+
+
+def _encoder(fields: Sequence[FieldPlan], label: str, tag: str) -> Callable[[Any], bytes]:
+    plan = [(f.name, codec_of(f.wire).encode) for f in fields]
 
     def fail(field: str, exc: Exception) -> SerializationError:
         return SerializationError(f"{label}.{field}: {exc}", variant=tag, field=field)
@@ -542,11 +546,8 @@ def _general_encoder(info: VariantInfo) -> Callable[[Any], bytes]:
     return encode
 
 
-def _builder(info: VariantInfo) -> Callable[[dict[str, Any]], Any]:
+def _builder(cls: type[Any], label: str, tag: str) -> Callable[[dict[str, Any]], Any]:
     """Build a decoded variant from its values; a failure of ``__init__`` names the variant."""
-    cls = info.cls
-    label = _label(info.family.cls, cls)
-    tag = info.tag
     fast = _builds_without_init(cls)
     new = object.__new__
 
@@ -565,10 +566,13 @@ def _builder(info: VariantInfo) -> Callable[[dict[str, Any]], Any]:
 
 def _general_decoder(info: VariantInfo) -> Callable[[bytes], Any]:
     """Unpack the arguments field by field; a failure names the variant and the field."""
-    plan = [(f.name, f.codec.decode) for f in info.fields if f.codec is not None]
     label = _label(info.family.cls, info.cls)
-    tag = info.tag
-    build = _builder(info)
+    return _decoder(info.plan, label, info.tag, _builder(info.cls, label, info.tag))
+
+
+def _decoder(fields: Sequence[FieldPlan], label: str, tag: str,
+             build: Callable[[dict[str, Any]], Any]) -> Callable[[bytes], Any]:
+    plan = [(f.name, codec_of(f.wire).decode) for f in fields]
 
     def decode(args: bytes) -> Any:
         size = len(args)
@@ -622,37 +626,86 @@ def _plan_of(info: VariantInfo) -> tuple[FieldPlan, ...]:
     return tuple(fields)
 
 
+@dataclass(frozen=True, slots=True)
+class ArgsCodec(Generic[T]):
+    """The compiled argument codec of one variant (or of a plain dataclass, ``args_codec``).
+
+    ``encode`` raises :class:`SerializationError` and ``decode``
+    :class:`DeserializationError`, naming the field; ``serialize`` wraps the arguments in the
+    variant's ``SerializedCast`` / ``SerializedCall``. ``fallback`` is the general codec that
+    the compiled one hands unusual values and bad bytes to; ``source`` what it was compiled
+    from (None when a field name cannot appear in source: then the general codec is used).
+    """
+
+    encode: Callable[[T], bytes]
+    decode: Callable[[bytes], T]
+    serialize: Callable[[T], SerializedMessage]
+    fallback: Fallback[T]
+    source: ArgsSource | None
+
+
+def _compile_codec(plan: Sequence[FieldPlan], cls: type[T], label: str, tag: str,
+                   is_call: bool) -> ArgsCodec[T]:
+    """Compile the argument codec of ``plan`` for class ``cls`` (errors name ``label``)."""
+    build = _builder(cls, label, tag)
+    fallback: Fallback[T] = Fallback(_encoder(plan, label, tag), _decoder(plan, label, tag, build),
+                                     build)
+    serialized: Callable[[str, bytes], SerializedMessage] = (
+        SerializedCall if is_call else SerializedCast
+    )
+    if not inlinable(plan):
+        encode = fallback.encode
+
+        def serialize(self: T) -> SerializedMessage:
+            return serialized(tag, encode(self))
+
+        return ArgsCodec(fallback.encode, fallback.decode, serialize, fallback, None)
+    source = args_source(plan, prefix="_g", cls="_cls", fast_build=_builds_without_init(cls))
+    ns = materialize(source, plan, fallback, cls, {"_tag": tag, "_Serialized": serialized})
+    where = f"<ractor_derive {label}>"
+    return ArgsCodec(
+        compile_function("encode_args", "msg", source.encode_lines(), ns, where),
+        compile_function("decode_args", "args", source.decode, ns, where),
+        compile_function("serialize", "msg", source.encode_lines("_Serialized(_tag, {})"), ns,
+                         where),
+        fallback,
+        source,
+    )
+
+
+def args_codec(cls: type[T], *, tag: str | None = None, call: bool = False) -> ArgsCodec[T]:
+    """The argument codec of a plain dataclass, as the derive compiles a variant's.
+
+    For messages declared without the decorators (see ``ractor_cluster._demo``): the fields
+    of ``cls``, in order, with their annotated types, as the arguments of the variant
+    ``tag`` (default: the class name), a call if ``call``.
+
+    Raises:
+        MessageDeclarationError: ``cls`` is not a dataclass, or a field has no encoding.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise MessageDeclarationError(f"{cls!r} is not a dataclass")
+    hints = typing.get_type_hints(cls, include_extras=True)
+    plan = []
+    for field in dataclasses.fields(cls):
+        try:
+            plan.append(FieldPlan(field.name, wire_of(hints.get(field.name, field.type))))
+        except TypeError as exc:
+            raise MessageDeclarationError(f"{cls.__qualname__}.{field.name}: {exc}") from exc
+    return _compile_codec(tuple(plan), cls, cls.__qualname__, tag or cls.__name__, call)
+
+
 def _derive_codecs(info: VariantInfo) -> None:
     """Set ``info.encode_args`` / ``decode_args`` and the variant's own ``serialize``.
 
     Compiled from the variant's plan by ``_compile.args_source``, the same source that
     ``ractor-derive gen`` writes into generated modules.
     """
-    cls = info.cls
-    plan = info.plan
-    fallback: Fallback[Any] = Fallback(_general_encoder(info), _general_decoder(info),
-                                       _builder(info))
-    info.fallback = fallback
-    tag = info.tag
-    wrap = "_Serialized(_tag, {})"
-    extra = {"_tag": tag, "_Serialized": SerializedCall if info.is_call else SerializedCast}
-    if not inlinable(plan):
-        info.encode_args, info.decode_args = fallback.encode, fallback.decode
-        encode_args = fallback.encode
-        serialized = extra["_Serialized"]
-
-        def serialize(self: Any) -> SerializedMessage:
-            return serialized(tag, encode_args(self))  # type: ignore[operator]
-
-        _set_serialize(cls, serialize)
-        return
-    source = args_source(plan, prefix="_g", cls="_cls", fast_build=_builds_without_init(cls))
-    ns = materialize(source, plan, fallback, cls, extra)
-    where = f"<ractor_derive {_label(info.family.cls, cls)}>"
-    info.encode_args = compile_function("encode_args", "msg", source.encode_lines(), ns, where)
-    _set_serialize(cls, compile_function("serialize", "msg", source.encode_lines(wrap), ns, where))
-    info.decode_args = compile_function("decode_args", "args", source.decode, ns, where)
-    info.source = source
+    codec = _compile_codec(info.plan, info.cls, _label(info.family.cls, info.cls), info.tag,
+                           info.is_call)
+    info.encode_args, info.decode_args = codec.encode, codec.decode
+    info.fallback, info.source = codec.fallback, codec.source
+    _set_serialize(info.cls, codec.serialize)
 
 
 def _derive_init(info: VariantInfo, user_init: bool) -> None:
