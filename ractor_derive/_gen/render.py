@@ -62,21 +62,41 @@ def _global_line(g: Global, variant: VariantIR) -> str:
     return line
 
 
-def _codec(variant: VariantIR, family: str) -> dict[str, object]:
-    """What the template writes for one cluster variant's codec."""
-    source: ArgsSource = args_source(variant.plan, prefix=f"_{variant.snake}_",
-                                     cls=variant.class_name, fast_build=variant.fast_build)
+def _def(name: str, param: str, returns: str) -> list[str]:
+    """A function's ``def`` line(s), as ruff formats them."""
+    line = f"def {name}({param}) -> {returns}:"
+    if len(line) <= LINE:
+        return [line]
+    return [f"def {name}(", f"    {param},", f") -> {returns}:"]
+
+
+def _doc(full: str, short: str) -> str:
+    """A one-line docstring: ``full`` if it fits, else ``short``."""
+    return full if len(full) + 10 <= LINE else short
+
+
+def _codec(variant: VariantIR, family: str, index: int) -> dict[str, object]:
+    """What the template writes for one cluster variant's codec (the ``index``-th)."""
+    snake = variant.snake
+    prefix = f"_{snake}_" if len(snake) <= 20 else f"_{snake[:16].rstrip('_')}{index}_"
+    cls = variant.class_name
+    source: ArgsSource = args_source(variant.plan, prefix=prefix, cls=cls,
+                                     fast_build=variant.fast_build)
     fields = ",".join(f.signature() for f in variant.plan)
     layout = f"{variant.tag}{'!' if variant.is_call else ''}({fields})"
-    snake = variant.snake
+    label = f"{family}.{cls}"
     return {
         "globals": [_global_line(g, variant) for g in source.globals],
-        "fallback": source.fallback,
+        "fallback": call_lines("", f"{source.fallback} = fallback_of", [cls]),
+        "encode_def": _def(f"encode_{snake}", f"msg: {cls}", "bytes"),
+        "decode_def": _def(f"decode_{snake}", "args: bytes", cls),
+        "encode_doc": _doc(f"The packed arguments of {label} (wire variant {variant.tag}).",
+                           f"Encode {cls}."),
+        "decode_doc": _doc(f"Rebuild {label} from its packed arguments.", f"Decode {cls}."),
         "encode": source.encode_lines(),
         "decode": list(source.decode),
         "register": call_lines("", "register_codecs", [
             variant.class_name, f'"{layout}"', f"encode_{snake}", f"decode_{snake}"]),
-        "label": f"{family}.{variant.class_name}",
     }
 
 
@@ -105,7 +125,7 @@ def _context(m: ModuleIR) -> dict[str, object]:
                 )
             if family.cluster:
                 exports += [f"decode_{v.snake}", f"encode_{v.snake}"]
-                codecs[v.class_name] = _codec(v, family.name)
+                codecs[v.class_name] = _codec(v, family.name, len(codecs))
             exports.append(f"{'call' if v.is_call else 'cast'}_{v.snake}")
     needs_any = any(f.py_type == "Any" for fam in m.families for v in fam.variants
                     for f in (*v.fields, *((v.reply,) if v.reply else ())))

@@ -334,3 +334,30 @@ def test_integer_widths_are_those_of_rust(bits: int) -> None:
 
     with pytest.raises(ValueError, match="Rust has no"):
         IntKind(bits, False)
+
+
+def test_a_wide_variant_with_long_names_generates_formatted_code(tmp_path: Path) -> None:
+    fields = "".join(f"    field_number_{i}: {t}\n" for i, t in enumerate(
+        ["U8", "I16", "U32", "I64", "F32", "F64", "bool", "None", "str", "U16", "U64", "bytes",
+         "list[U16]", "list[F64]", "Char", "U128"] * 2))
+    gen = _gen_module(tmp_path, "wide", (
+        "from ractor_derive import *  # noqa: F403\n\n\n"
+        "@cluster_message  # noqa: F405\nclass Fam(Message):  # noqa: F405\n    pass\n\n\n"
+        f"class AVeryLongVariantNameThatMakesLongGlobalNames(Fam):\n{fields}"
+    ))
+    out = tmp_path / "gen_wide" / "wide_ractor.py"
+    for command in (["check"], ["format", "--check"]):
+        result = subprocess.run([sys.executable, "-m", "ruff", *command, "--config",
+                                 str(ROOT / "pyproject.toml"), str(out)],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+    cls = gen.AVeryLongVariantNameThatMakesLongGlobalNames
+    values: list[Any] = [200, -3, 7, -9, 0.5, 1e300, True, None, "s", 9, 2**64 - 1, b"b",
+                         [1, 2], [0.25], "x", 2**100] * 2
+    sample = cls(**{f"field_number_{i}": v for i, v in enumerate(values)})
+    encode = gen.encode_a_very_long_variant_name_that_makes_long_global_names
+    decode = gen.decode_a_very_long_variant_name_that_makes_long_global_names
+    info = cls.__ractor_variant__
+    assert info.encode_args is encode and encode(sample) == _general_encoder(info)(sample)
+    assert decode(encode(sample)) == sample
+    assert info.fallback.calls == 0
