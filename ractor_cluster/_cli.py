@@ -3,7 +3,7 @@
     ractor-cluster node --name NAME [--host HOST] [--port PORT] (--cookie C | --cookie-file F)
                         [--connect HOST:PORT]... [--seeds-file F] [--seeds-dns HOST:PORT]...
                         [--app MODULE] [--transitive] [--log-level L] [--log-format text|json]
-                        [--metrics-port P] [--shutdown-timeout S]
+                        [--metrics-port P] [--otel] [--shutdown-timeout S]
     ractor-cluster inspect HOST:PORT (--cookie C | --cookie-file F)
     ractor-cluster demo [--calls N]
 
@@ -127,6 +127,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="serve Prometheus metrics on this port (needs the `metrics` extra)")
     node.add_argument("--metrics-host", default="0.0.0.0",
                       help="address the metrics endpoint binds (default %(default)s)")
+    node.add_argument("--otel", action="store_true",
+                      help="carry the OpenTelemetry trace context with remote messages and "
+                      "handle them in child spans (needs the `otel` extra; the app, or the "
+                      "OpenTelemetry SDK's own setup, picks the exporter)")
     node.add_argument("--no-auth-throttle", action="store_true",
                       help="do not make addresses that fail to authenticate back off")
     node.add_argument("--handshake-timeout", type=float, default=5.0,
@@ -267,6 +271,13 @@ def _strategies(args: argparse.Namespace) -> list[SeedStrategy]:
 
 async def _run_node(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_format)
+    if args.otel:
+        try:
+            from ._tracing import enable_tracing
+        except ImportError as exc:
+            print(f"ractor-cluster: --otel needs the `otel` extra: {exc}", file=sys.stderr)
+            return 1
+        enable_tracing()  # before any actor starts: their handlers are wrapped at start
     module = _import_app(args.app) if args.app else None
     mode = NodeConnectionMode.TRANSITIVE if args.transitive else NodeConnectionMode.ISOLATED
     server_tls, client_tls = _tls(args)

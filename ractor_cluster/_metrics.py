@@ -14,7 +14,8 @@ node when it is scraped (nothing is counted on the hot path but plain integers);
 ``ractor_cluster_remote_actors``            remote actors known
 ``ractor_cluster_messages_received_total``  frames received, by ``peer``
 ``ractor_cluster_bytes_received_total``     bytes received, by ``peer``
-``ractor_cluster_messages_sent_total``      casts and calls sent, by ``peer``
+``ractor_cluster_messages_sent_total``      casts and calls sent, by ``peer`` (counted while
+                                            a registry is attached)
 ``ractor_cluster_bytes_sent_total``         bytes sent, by ``peer``
 ``ractor_cluster_auth_failures_total``      failed authentications of accepted connections
 ``ractor_cluster_auth_refused_total``       connections refused while their address backs off
@@ -46,6 +47,7 @@ __all__ = ["MetricsServer", "node_registry", "serve_metrics"]
 
 _log = logging.getLogger("ractor.cluster.metrics")
 _REQUEST_LIMIT = 8192  # bytes of request line and headers read from a scraper
+_attached: list[CollectorRegistry] = []  # the registries in use (messages are counted)
 
 
 class _NodeCollector(Collector):
@@ -121,12 +123,24 @@ def node_registry(server: NodeServer) -> tuple[CollectorRegistry, Callable[[], N
                                    0.5, 1.0, 2.5, 5.0, 10.0))
     observe = histogram.observe
     _remote_actor.call_latency.append(observe)
+    if not _attached:
+        _remote_actor.add_send_hook(_count_sent)
+    _attached.append(registry)
 
     def detach() -> None:
         if observe in _remote_actor.call_latency:
             _remote_actor.call_latency.remove(observe)
+        if registry in _attached:
+            _attached.remove(registry)
+            if not _attached:
+                _remote_actor.remove_send_hook(_count_sent)
 
     return registry, detach
+
+
+def _count_sent(peer: _remote_actor.PeerActors, metadata: bytes | None) -> bytes | None:
+    peer.messages_out += 1
+    return metadata
 
 
 class MetricsServer:

@@ -43,6 +43,46 @@ _peers: dict[int, PeerActors] = {}
 call_latency: list[Callable[[float], None]] = []
 """Observers of remote call round trips in seconds (metrics); empty: calls are not timed."""
 
+SendHook = Callable[["PeerActors", "bytes | None"], "bytes | None"]
+"""Sees every cast and call sent (its peer table and metadata) and returns the metadata to
+send (metrics count, tracing adds the trace context)."""
+send_hook: SendHook | None = None  # every hook of _send_hooks in turn; None: none at all
+_send_hooks: list[SendHook] = []
+
+ReceiveHook = Callable[[Any, bytes, str, str], None]
+"""Sees every decoded cast and call that came with metadata: (message, metadata, arm,
+variant) (tracing)."""
+receive_hook: ReceiveHook | None = None
+
+
+def add_send_hook(hook: SendHook) -> None:
+    """Run ``hook`` on every cast and call sent from now on."""
+    _send_hooks.append(hook)
+    _compose()
+
+
+def remove_send_hook(hook: SendHook) -> None:
+    """Stop running ``hook``."""
+    if hook in _send_hooks:
+        _send_hooks.remove(hook)
+    _compose()
+
+
+def _compose() -> None:
+    global send_hook
+    hooks = tuple(_send_hooks)
+    if not hooks:
+        send_hook = None
+    elif len(hooks) == 1:
+        send_hook = hooks[0]
+    else:
+        def composed(peer: PeerActors, metadata: bytes | None) -> bytes | None:
+            for hook in hooks:
+                metadata = hook(peer, metadata)
+            return metadata
+
+        send_hook = composed
+
 
 class _Link(Protocol):
     """What PeerActors needs of its session."""
@@ -70,7 +110,7 @@ class PeerActors(RemoteNode):
         self.pending: dict[int, tuple[int, RpcReplyPort[Any], Callable[[bytes], Any]]] = {}
         self.calls_to: dict[int, int] = {}  # pid -> number of its pending calls
         self.sweep_at = 64
-        self.messages_out = 0  # casts and calls written, for metrics
+        self.messages_out = 0  # casts and calls written (counted by the metrics' send hook)
         self.call_started: dict[int, float] = {}  # tag -> when, while calls are timed
         _peers[node_id] = self
 
@@ -90,8 +130,10 @@ class PeerActors(RemoteNode):
         out = self.link.out
         if out is None or out.closed:
             raise MessagingError(f"the connection to node {self.node_id} is closed")
-        out.cast(pid, cast_frame(pid, message.args, message.variant, message.metadata))
-        self.messages_out += 1
+        metadata = message.metadata
+        if send_hook is not None:
+            metadata = send_hook(self, metadata)
+        out.cast(pid, cast_frame(pid, message.args, message.variant, metadata))
 
     @property
     def congested(self) -> bool:
@@ -118,8 +160,11 @@ class PeerActors(RemoteNode):
         out = self._out()
         self.tag += 1
         tag = self.tag
+        metadata = message.metadata
+        if send_hook is not None:
+            metadata = send_hook(self, metadata)
         frame = self.link.proto.call(pid, message.args, tag, timeout_ms, message.variant,
-                                     message.metadata)
+                                     metadata)
         pending = self.pending
         if len(pending) >= self.sweep_at:
             self._sweep()
@@ -131,7 +176,6 @@ class PeerActors(RemoteNode):
         except BaseException:
             self._take(tag)
             raise
-        self.messages_out += 1
         if call_latency:
             self.call_started[tag] = time.perf_counter()
 

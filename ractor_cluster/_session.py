@@ -43,6 +43,7 @@ from ractor_core import (
 from ractor_core import GroupJoin as _GroupJoin
 from ractor_core.transport import Inbox, offer, wait_room
 
+from . import _remote_actor
 from ._messages import (
     CheckSession,
     ClusterStream,
@@ -709,6 +710,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             except Exception as exc:  # undecodable: dropped, as in Rust
                 _log.debug("dropped a cast to pid %s: %s", to, bounded(str(exc), 200))
                 return
+            if metadata is not None:  # (tracing)
+                _received(msg, metadata, arm, variant)
             if to not in self.parked:
                 try:
                     if inbox.offer_cast(msg):
@@ -727,6 +730,8 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
             except Exception as exc:  # undecodable: no reply, as in Rust
                 _log.debug("dropped a call to pid %s: %s", to, bounded(str(exc), 200))
                 return
+            if metadata is not None:  # (tracing)
+                _received(msg, metadata, arm, variant)
             timeout = None if timeout_ms is None else timeout_ms / 1000
             port = _WirePort(self, to, tag, timeout, encode)
             if to not in self.parked:
@@ -847,6 +852,16 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                     self.server.cast(_Dial(entry.connection_string))
                 except MessagingError:
                     return
+
+
+def _received(msg: Any, metadata: bytes, arm: str, variant: str) -> None:
+    """A message came with metadata: the receive hook sees it (tracing), if any."""
+    hook = _remote_actor.receive_hook
+    if hook is not None:
+        try:
+            hook(msg, metadata, arm, variant)
+        except Exception:
+            _log.exception("the receive hook failed")
 
 
 class _WirePort(RpcReplyPort[Any]):

@@ -22,7 +22,7 @@ import sys
 import traceback
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _registry, pg
@@ -46,6 +46,10 @@ _sup_log = logging.getLogger("ractor.core.supervision")
 
 _DRAIN = object()  # end-of-mailbox marker queued by drain()
 _BUDGET = 256  # messages handled before the actor yields to other tasks
+
+HandleWrapper = Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]
+handle_wrappers: list[HandleWrapper] = []
+"""Wrappers of ``handle`` applied when an actor starts (see ``transport.wrap_handle``)."""
 _UNBOUNDED = sys.maxsize
 
 _UNSTARTED = ActorStatus.UNSTARTED
@@ -511,7 +515,10 @@ class ActorCell(Cell):
     async def run(self, ref: ActorRef[Any], state: Any) -> None:
         """The actor's task: post_start, then messages until it stops."""
         actor = self._actor
-        handle = actor.handle
+        handle: Callable[..., Awaitable[None]] = actor.handle
+        if handle_wrappers:  # e.g. tracing: once per actor, nothing per message
+            for wrap in handle_wrappers:
+                handle = wrap(handle)
         queue = self._queue
         loop = self._loop
         item: Any = None

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, final
 
-from ._cell import ActorCell
+from ._cell import ActorCell, HandleWrapper, handle_wrappers
 from ._errors import CallError, MessagingError, ReplyDropped
 from ._message import (
     MessageFamily,
@@ -55,7 +55,9 @@ __all__ = [
     "message_family",
     "offer",
     "register_message_family",
+    "unwrap_handle",
     "wait_room",
+    "wrap_handle",
 ]
 
 
@@ -164,3 +166,17 @@ def fail_port(port: RpcReplyPort[Any], error: CallError) -> None:
 def drop_port(port: RpcReplyPort[Any], why: str) -> None:
     """End the call of ``port`` with ``ReplyDropped(why)``: it will not be answered."""
     port._fail(ReplyDropped(why))
+
+
+def wrap_handle(wrapper: HandleWrapper) -> None:
+    """Wrap the ``handle`` of every actor that starts from now on (``wrapper(handle)`` is
+    called once per actor and returns the coroutine function its loop calls instead; e.g.
+    to run messages from other nodes in a tracing span)."""
+    if wrapper not in handle_wrappers:
+        handle_wrappers.append(wrapper)
+
+
+def unwrap_handle(wrapper: HandleWrapper) -> None:
+    """Stop wrapping the handlers of actors that start from now on."""
+    if wrapper in handle_wrappers:
+        handle_wrappers.remove(wrapper)

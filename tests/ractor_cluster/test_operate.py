@@ -376,3 +376,43 @@ def test_a_running_node_is_scraped_over_http(nodes: Callable[..., NodeProcess]) 
     _until(lambda: _scrape(port)["ractor_cluster_sessions"] == 0, 10, "the session ends")
     # the peer's counts are kept after its session ended
     assert _scrape(port)['ractor_cluster_messages_sent_total{peer="b@localhost"}'] >= 11
+
+
+# ------------------------------------------------------------------ 5. tracing
+
+TRACED = [sys.executable, "-m", "ractor_cluster", "node", "--otel", "--app",
+          "tests.ractor_cluster.tracing_app"]
+
+
+def test_a_trace_crosses_two_processes_into_the_remote_handler(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    a, b = nodes("a", command=TRACED), nodes("b", command=TRACED)
+    a.rpc("connect", address=b.address)
+    sees(a, "counter-b")
+    call = a.rpc("traced", to="counter-b", msg="echo", text="traced")
+    assert call["result"] == "traced"
+    cast = a.rpc("traced", to="counter-b", msg="add", n=3)
+    assert a.rpc("call", to="counter-b", msg="get", timeout=5) == 3  # untraced: no span
+
+    def handled() -> list[dict[str, Any]]:
+        return [s for s in b.rpc("spans") if s["name"].startswith("ractor.handle")]
+
+    b.wait_for(lambda: len(handled()) == 2, 10, "both handler spans")
+    by_name = {s["name"]: s for s in handled()}
+    echo, add = by_name["ractor.handle Echo"], by_name["ractor.handle Add"]
+    assert (echo["trace_id"], echo["parent"], echo["kind"]) == (
+        call["trace_id"], call["span_id"], "SERVER")
+    assert (add["trace_id"], add["parent"], add["kind"]) == (
+        cast["trace_id"], cast["span_id"], "CONSUMER")
+    assert echo["attributes"]["ractor.actor.name"] == "counter-b"
+    assert [s["name"] for s in a.rpc("spans")] == ["client-op", "client-op"]
+
+
+def test_traced_messages_to_an_untraced_node_are_handled_as_usual(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    a, b = nodes("a", command=TRACED), nodes("b")
+    a.rpc("connect", address=b.address)
+    sees(a, "counter-b")
+    assert a.rpc("traced", to="counter-b", msg="echo", text="plain")["result"] == "plain"
