@@ -271,6 +271,7 @@ class _State:
     next_slot: Any = field(default_factory=lambda: itertools.count(0))
     rr: int = 0
     track_keys: bool = False
+    active: list[_Slot] | None = None  # the slots taking new jobs, in order (a cache)
     report: Callable[[int, int, _Outcome | None], None] | None = None
     keys: dict[Any, dict[int, int]] = field(default_factory=dict[Any, dict[int, int]])
     draining: bool = False
@@ -404,6 +405,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         sid = next(st.next_slot) if slot_id is None else slot_id
         slot = _Slot(sid, ref, self.s.priorities, builder)
         st.slots[sid] = slot
+        st.active = None
         st.by_actor[ref.id] = slot
         st.free[sid] = slot
         if not self.s.routing.factory_queueing and st.queue:
@@ -412,6 +414,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         self._feed(st, slot)
 
     def _remove_slot(self, st: _State, slot: _Slot) -> None:
+        st.active = None
         st.slots.pop(slot.id, None)
         st.free.pop(slot.id, None)
         if st.by_actor.get(slot.ref.id) is slot:
@@ -504,6 +507,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             await self._spawn_worker(st, next(st.next_slot))
         for slot in active[count:] if count < len(active) else ():
             slot.retiring = True
+            st.active = None
             st.free.pop(slot.id, None)
             self._reroute(st, slot)
             if not slot.in_flight:
@@ -558,7 +562,9 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             self._feed(st, chosen)
 
     def _choose(self, st: _State, job: Job[Any, Any]) -> _Slot | None:
-        slots = [s for s in st.slots.values() if not s.retiring]
+        slots = st.active
+        if slots is None:
+            slots = st.active = [s for s in st.slots.values() if not s.retiring]
         if not slots:
             return None
         routing = self.s.routing
