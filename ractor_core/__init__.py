@@ -3,14 +3,15 @@
 The public API is what this module re-exports; submodules are private, except
 :mod:`ractor_core.pg` (process groups) and :mod:`ractor_core.transport` (the seam for
 transports such as ``ractor_cluster``; applications do not need it) and
-:mod:`ractor_core.supervisor` (supervisors; the classes are re-exported here).
+:mod:`ractor_core.supervisor` (supervisors; the classes are re-exported here) and
+:mod:`ractor_core.factory` (worker pools fed with keyed jobs; the main names are re-exported).
 """
 
 from __future__ import annotations
 
 import logging
 
-from . import pg, supervisor
+from . import factory, pg, supervisor
 from . import transport as transport  # ractor_core.transport, for transports
 from ._actor import Actor
 from ._derived import DerivedActorRef
@@ -52,6 +53,15 @@ from ._supervision import (
     SupervisionEvent,
 )
 from ._timers import Timer
+from .factory import (
+    Factory,
+    Job,
+    Worker,
+    WorkerContext,
+    serve_workers,
+    spawn_factory,
+    spawn_group_factory,
+)
 from .supervisor import (
     ChildSpec,
     DynamicSupervisor,
@@ -80,9 +90,11 @@ __all__ = [
     "ChildSpec",
     "DerivedActorRef",
     "DynamicSupervisor",
+    "Factory",
     "GroupChange",
     "GroupJoin",
     "GroupLeave",
+    "Job",
     "MailboxFull",
     "MaxRestartsExceeded",
     "MessagingError",
@@ -105,13 +117,19 @@ __all__ = [
     "SupervisorMsg",
     "Timer",
     "WaitTimeout",
+    "Worker",
+    "WorkerContext",
     "all_actors",
     "demonitor_pids",
+    "factory",
     "monitor_pids",
     "multi_call",
     "pg",
     "registered",
+    "serve_workers",
     "spawn",
+    "spawn_factory",
+    "spawn_group_factory",
     "spawn_linked",
     "supervisor",
     "where_is",
