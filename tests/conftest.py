@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,7 +16,15 @@ from ractor_core import _registry, _remote, all_actors, pg
 settings.register_profile(
     "ractor", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile("ractor")
+# CI (CI=true, as .ci/run is run): the same, derandomized (each test's examples are fixed, so
+# a run from a fresh clone is the run before it) and without the example database (nothing
+# carried over between runs). HYPOTHESIS_PROFILE=ractor/ci chooses explicitly.
+settings.register_profile(
+    "ci", settings.get_profile("ractor"), derandomize=True, database=None, print_blob=True
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "ractor")
+)
 
 
 @pytest.fixture(autouse=True)

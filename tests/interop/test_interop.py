@@ -1,9 +1,9 @@
 """Python nodes and Rust ractor_cluster 0.16.5 nodes in one cluster (PROTOCOL.md section 9).
 
-The Rust node is tests/interop/rust_peer (`peer`), built with cargo from crates.io; it hosts
-the same actors as the Python test node and answers the same commands, so each scenario
-runs with real processes on loopback. Without cargo or crates.io the suite is skipped with
-the reason.
+The Rust node is tests/interop/rust_peer (`peer`), built with cargo from crates.io (by
+bash .ci/run, before the tests; see cargo.py); it hosts the same actors as the Python test
+node and answers the same commands, so each scenario runs with real processes on loopback.
+Without the built peer the suite is skipped with the reason and the command that builds it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..ractor_cluster.harness import NodeProcess, connected, members, sees
 from .cargo import rust_binary
 from .raw import RawClient, RawServer, frame
 
-pytestmark = pytest.mark.timeout(600)  # the first test may build the Rust peer
+pytestmark = pytest.mark.timeout(600)  # the first test builds the peer if RACTOR_INTEROP_BUILD=1
 
 Factory = Callable[..., NodeProcess]
 
@@ -568,9 +568,11 @@ def test_a_second_connection_from_the_higher_name_replaces_the_first(
     lower.rpc("connect", address=higher.address)
     connected(lower, higher)
     higher.rpc("connect", address=lower.address)
-    time.sleep(1.5)  # the election runs when the new connection authenticates
-    assert lower.rpc("session_details") == [[higher.full_name, True]]
-    assert higher.rpc("session_details") == [[lower.full_name, False]]
+    # the election runs when the new connection authenticates: one session each, the new one
+    lower.wait_for(lambda: lower.rpc("session_details") == [[higher.full_name, True]],
+                   what="the higher name's connection replaced the first")
+    higher.wait_for(lambda: higher.rpc("session_details") == [[lower.full_name, False]],
+                    what="the higher name's connection replaced the first")
     to = f"counter-{lower.name}"
     higher.wait_for(lambda: any(n == to for _, n in higher.rpc("remote_actors")), what=to)
     assert higher.rpc("call", to=to, msg="echo", text="new link", timeout=5) == "new link"
@@ -587,9 +589,10 @@ def test_two_connections_in_one_direction_converge_on_one(py: Factory, rs: Facto
     for thread in threads:
         thread.join(10)
     connected(python, rust)
-    time.sleep(1.5)
-    assert python.rpc("session_details") == [["b@localhost", False]]
-    assert rust.rpc("session_details") == [["a@localhost", True]]
+    python.wait_for(lambda: python.rpc("session_details") == [["b@localhost", False]],
+                    what="one session left")
+    rust.wait_for(lambda: rust.rpc("session_details") == [["a@localhost", True]],
+                  what="one session left")
     assert python.rpc("call", to="counter-b", msg="echo", text="one", timeout=5) == "one"
 
 
@@ -603,7 +606,7 @@ def test_a_second_connection_from_the_lower_name_is_refused(
     connected(lower, higher)
     lower.rpc("connect", address=higher.address)  # NOT_OK (or EOF) from the higher side
     lower.expect(lambda e: e["event"] == "disconnected" and e["peer"] in (None, higher.full_name))
-    time.sleep(0.5)
+    time.sleep(0.5)  # an absence: a window in which the first session must not change
     assert lower.rpc("session_details") == [[higher.full_name, True]]
     assert higher.rpc("session_details") == [[lower.full_name, False]]
 
