@@ -4,13 +4,14 @@ remote workers, and when a worker node is killed (SIGKILL) mid-job its jobs are 
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from .harness import NodeProcess, connected
+from .harness import ROOT, NodeProcess, connected
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -71,3 +72,13 @@ def test_a_killed_worker_nodes_key_persistent_jobs_go_to_the_discard_handler(
     assert report["failed"] == 0 and report["discarded"], "w1's job in flight was reported"
     assert {why for _, why in report["discarded"]} == {"worker_lost"}
     assert report["in_flight"] == 0 and report["queued"] == 0 and report["workers"] == 1
+
+
+def test_the_job_service_example_answers_every_job_after_a_kill() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.job_service", "150"], cwd=ROOT, capture_output=True,
+        text=True, timeout=100,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "150 of 150 jobs answered, 0 errors" in result.stdout
+    assert "every job completed" in result.stdout
