@@ -320,7 +320,6 @@ async def _run_node(args: argparse.Namespace) -> int:
             print(f"ractor-cluster: cannot serve metrics: {exc}", file=sys.stderr)
             await node.stop_and_wait(timeout=5)
             return 1
-    print(f"listening on {info.connection_string}", flush=True)
     stop = asyncio.Event()
     signals: list[int] = []
 
@@ -336,6 +335,7 @@ async def _run_node(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
+    print(f"listening on {info.connection_string}", flush=True)  # signals are handled now
     app_tasks = _AppTasks(loop)
     if module is not None:
         app_tasks.install()
@@ -458,7 +458,8 @@ class _NodeProcess:
 
     def __init__(self, name: str, cookie_file: str, connect: Sequence[str]) -> None:
         cmd = [sys.executable, "-m", "ractor_cluster", "node", "--name", name,
-               "--cookie-file", cookie_file, "--app", "ractor_cluster._demo"]
+               "--cookie-file", cookie_file, "--app", "ractor_cluster._demo",
+               "--log-level", "WARNING"]
         for address in connect:
             cmd += ["--connect", address]
         self.name = name

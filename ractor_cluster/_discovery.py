@@ -47,7 +47,7 @@ def _format(host: str, port: int) -> str:
 class SeedsList:
     """A fixed list of addresses (libcluster's ``Epmd`` strategy)."""
 
-    def __init__(self, addresses: Iterable[str]) -> None:
+    def __init__(self, addresses: Iterable[str | tuple[str, int]]) -> None:
         self._addresses = {_format(*parse_address(a)) for a in addresses}
 
     async def addresses(self) -> set[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ractor_cluster import NodeEventSubscription, NodeServerSessionInformation, SubscribeToEvents
 from ractor_cluster._messages import NodeServerMessage
-from ractor_core import Actor, ActorRef, spawn, spawn_linked
+from ractor_core import Actor, ActorRef, spawn, spawn_linked, where_is
 
 from . import node_app
 from .node_app import CounterActor, Tally, emit
@@ -102,5 +102,5 @@ async def start(node: ActorRef[NodeServerMessage], name: str) -> None:
 
 async def stop(node: ActorRef[NodeServerMessage]) -> None:
     """The stop hook: runs first, while every actor still runs."""
-    emit({"event": "app_stop", "counter_alive": node_app.where_is(
-        f"counter-{node_app.NAME[0]}") is not None})
+    counter = where_is(f"counter-{node_app.NAME[0]}")
+    emit({"event": "app_stop", "counter_alive": counter is not None and counter.is_alive})

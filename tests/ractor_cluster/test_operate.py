@@ -65,9 +65,11 @@ def test_sigterm_stops_every_app_actor_gracefully_and_peers_see_a_stop(
     started = time.monotonic()
     assert a.terminate() == 0
     assert time.monotonic() - started < 10
-    names = [e["name"] for e in a.events if e["event"] == "post_stop"]
+    def stopped(name: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda e: bool(e["event"] == "post_stop" and e["name"] == name)
+
     for name in ("counter-a", "top", "top.0", "mid", "mid.0", "mid.1"):
-        a.expect(lambda e, n=name: e["event"] == "post_stop" and e["name"] == n, 5)
+        a.expect(stopped(name), 5)
     names = [e["name"] for e in a.events if e["event"] == "post_stop"]
     # children before their supervisors, and each supervisor had no child left
     assert names.index("mid.0") < names.index("mid") < names.index("top")
