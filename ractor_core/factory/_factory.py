@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -25,8 +26,8 @@ from typing import Any, Generic, TypeVar, final
 
 from .. import pg
 from .._actor import Actor
-from .._errors import CallTimeout, MessagingError, ReplyDropped, WaitTimeout
-from .._message import Call, _Asks, _FuturePort
+from .._errors import CallTimeout, MailboxFull, MessagingError, ReplyDropped, WaitTimeout
+from .._message import Call, SerializedCast, SerializedMessage, _Asks, _FuturePort
 from .._ref import ActorRef, spawn, spawn_linked
 from .._supervision import (
     ActorFailed,
@@ -51,7 +52,18 @@ from ._job import (
     Routing,
     StickyQueuer,
 )
-from ._worker import Worker, _AckPort, _JobMsg, _Outcome, _WorkerActor
+from ._worker import (
+    _ACK,
+    ACK_VARIANT,
+    FACTORY_SCOPE,
+    Worker,
+    _AckPort,
+    _JobCast,
+    _JobMsg,
+    _Outcome,
+    _WorkerActor,
+    factory_group,
+)
 
 __all__ = ["Factory", "FactoryStats", "spawn_factory", "spawn_group_factory"]
 
@@ -201,12 +213,31 @@ class _Slot:
 
 @final
 class _Done:
-    __slots__ = ("job_id", "outcome", "slot")
+    """A job's acknowledgement: its outcome (None: lost on the way), or the bytes of one from
+    a worker on another node (decoded with the job's message)."""
 
-    def __init__(self, slot: int, job_id: int, outcome: _Outcome | None) -> None:
+    __slots__ = ("job_id", "outcome", "raw", "slot")
+
+    def __init__(self, slot: int, job_id: int, outcome: _Outcome | None,
+                 raw: bytes | None = None) -> None:
         self.slot = slot
         self.job_id = job_id
         self.outcome = outcome
+        self.raw = raw
+
+
+@final
+class _FactoryFamily:
+    """What a group factory takes from other nodes: acknowledgements of its jobs."""
+
+    __slots__ = ()
+
+    def deserialize(self, message: SerializedMessage, /) -> _Done:
+        if not isinstance(message, SerializedCast) or message.variant != ACK_VARIANT:
+            raise ValueError("a factory takes only job acknowledgements from other nodes")
+        args = message.args
+        slot, job_id = _ACK.unpack_from(args)
+        return _Done(slot, job_id, None, bytes(args[_ACK.size :]))
 
 
 @final
@@ -271,6 +302,7 @@ class _State:
     next_slot: Any = field(default_factory=lambda: itertools.count(0))
     rr: int = 0
     track_keys: bool = False
+    token: int = 0  # a group factory's name among the nodes (0: not a group factory)
     active: list[_Slot] | None = None  # the slots taking new jobs, in order (a cache)
     report: Callable[[int, int, _Outcome | None], None] | None = None
     keys: dict[Any, dict[int, int]] = field(default_factory=dict[Any, dict[int, int]])
@@ -312,6 +344,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                 await self._spawn_worker(st, next(st.next_slot))
         else:
             assert s.group is not None
+            st.token = random.getrandbits(63) | 1
+            pg.join_scoped(FACTORY_SCOPE, factory_group(st.token), [myself])
             pg.monitor_scope(s.scope, myself)
             for ref in pg.get_scoped_members(s.scope, s.group):
                 self._add_slot(st, ref, builder=False)
@@ -634,6 +668,9 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             st.free.pop(slot.id, None)
             st.free[slot.id] = slot
         ref = slot.ref
+        if st.token and not ref.id.is_local:
+            self._cast_job(st, slot, job)
+            return
         msg = _JobMsg(job)
         report = st.report
         if report is None:
@@ -655,6 +692,37 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             return  # a gone worker: its termination event re-queues the job
         if not queued:  # a congested connection: send when it has room
             asyncio.get_running_loop().create_task(self._send_later(ref, msg, port))
+
+    def _cast_job(self, st: _State, slot: _Slot, job: Job[Any, Any]) -> None:
+        """Send a job to a worker on another node: a cast, acknowledged by a cast."""
+        ref = slot.ref
+        cast = _JobCast(job, slot.id, st.token)
+        try:
+            ref.cast(cast)
+        except MailboxFull:  # the node's outbound cap: wait for room
+            asyncio.get_running_loop().create_task(
+                self._cast_later(ref, cast, st.myself, slot.id, job.id))
+        except MessagingError as exc:
+            if ref.is_alive:  # the job itself cannot be sent (a message without a codec)
+                del slot.in_flight[job.id]
+                self._leave(st, job)
+                st.failed += 1
+                _log.warning("factory %s: job %s cannot be sent to worker %s: %s",
+                             st.myself.id, job.id, slot.id, exc)
+                _fail_caller(job, f"the job could not be sent to its worker: {exc}")
+                self._make_free(st, slot)
+            # else a gone worker: its leaving the group re-queues the job
+
+    @staticmethod
+    async def _cast_later(ref: ActorRef[Any], cast: _JobCast, factory: ActorRef[_FactoryMsg],
+                          slot: int, job_id: int) -> None:
+        try:
+            await ref.send(cast)
+        except MessagingError:
+            try:
+                factory.cast(_Done(slot, job_id, None))
+            except MessagingError:
+                pass
 
     @staticmethod
     async def _send_later(ref: ActorRef[Any], msg: _JobMsg, port: _AckPort) -> None:
@@ -691,6 +759,11 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             self._leave(st, job)
         now = time.monotonic()
         outcome = done.outcome
+        if done.raw is not None:
+            try:
+                outcome = _JobMsg(job).decode_reply(done.raw)
+            except Exception as exc:
+                outcome = _Outcome(False, error=f"an undecodable acknowledgement: {exc!r}")
         if outcome is None:  # lost on the way (the connection went)
             self._lost_job(st, job)
         else:
@@ -970,6 +1043,14 @@ async def spawn_factory(
     return Factory(_TOKEN, ref)
 
 
+class _GroupFactoryActor(_FactoryActor):
+    """A factory whose workers are a process group: it takes acknowledgements from other
+    nodes, so it is advertised to them."""
+
+
+_GroupFactoryActor.__ractor_message_type__ = _FactoryFamily()
+
+
 async def spawn_group_factory(
     group: str,
     key_type: type[K],
@@ -1005,5 +1086,5 @@ async def spawn_group_factory(
                   None, hooks, in_flight_per_worker, max_retries, tick)
     s.group = group
     s.scope = scope
-    ref = await spawn(_FactoryActor(s), None, name=name)
+    ref = await spawn(_GroupFactoryActor(s), None, name=name)
     return Factory(_TOKEN, ref)

@@ -105,26 +105,35 @@ class _Outcome:
 _DONE = _Outcome(True)
 
 
+FACTORY_SCOPE = "__ractor_factory__"
+"""The pg scope where a group factory makes itself known to the nodes of its workers."""
+ACK_VARIANT = "__ractor_factory_ack__"
+"""The variant of an acknowledgement cast from a worker on another node to its factory."""
+_ACK = struct.Struct(">IQ")  # slot, job id; then the outcome (see _JobMsg.encode_reply)
+
+
+def factory_group(token: int) -> str:
+    """The pg group (in :data:`FACTORY_SCOPE`) of the group factory with ``token``."""
+    return f"{token:016x}"
+
+
 @final
 class _JobMsg(Call[_Outcome]):
-    """A job on its way to a worker; its reply (the acknowledgement) is how the job ended.
+    """A job as a worker receives it; how it ended is its acknowledgement.
 
-    In this process the job itself travels (with its caller's reply port). To another node
-    it is an rpc call: the variant and arguments of the job's message, and in the metadata
-    the job's id, priority and key (see :func:`_pack_meta`).
+    From a factory in this process it is a call, acknowledged on its reply port, and the job
+    itself travels (with its caller's reply port). From another node it is a cast (see
+    :class:`_JobCast`) with ``ack_to``, the factory, to which the worker casts
+    :class:`_AckCast`.
     """
 
-    __slots__ = ("job",)
+    __slots__ = ("ack_to", "job", "slot")
 
-    def __init__(self, job: Job[Any, Any]) -> None:
+    def __init__(self, job: Job[Any, Any], ack_to: ActorRef[Any] | None = None,
+                 slot: int = 0) -> None:
         self.job = job
-
-    # -- the wire (used by the cluster layer for a remote worker)
-    def serialize(self) -> SerializedMessage:
-        job = self.job
-        inner = _serialize(job.msg)
-        is_call = isinstance(inner, SerializedCall)
-        return SerializedCall(inner.variant, inner.args, _pack_meta(job, is_call))
+        self.ack_to = ack_to
+        self.slot = slot
 
     def decode_reply(self, data: bytes) -> _Outcome:
         if not data:
@@ -142,6 +151,40 @@ class _JobMsg(Call[_Outcome]):
         if outcome.answered:
             return b"\x01" + bytes(self.job.msg.encode_reply(outcome.value))
         return b"\x00"
+
+
+@final
+class _JobCast:
+    """A job for a worker on another node: a cast of the job's message (its variant and
+    arguments), with the job's id, priority, worker slot, the factory's token and the key in
+    the metadata (see :func:`_pack_meta`)."""
+
+    __slots__ = ("job", "slot", "token")
+
+    def __init__(self, job: Job[Any, Any], slot: int, token: int) -> None:
+        self.job = job
+        self.slot = slot
+        self.token = token
+
+    def serialize(self) -> SerializedMessage:
+        job = self.job
+        inner = _serialize(job.msg)
+        is_call = isinstance(inner, SerializedCall)
+        return SerializedCast(inner.variant, inner.args,
+                              _pack_meta(job, is_call, self.slot, self.token))
+
+
+@final
+class _AckCast:
+    """A worker's acknowledgement of a job, cast to its factory on another node."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def serialize(self) -> SerializedMessage:
+        return SerializedCast(ACK_VARIANT, self.data)
 
 
 def _serialize(msg: Any) -> SerializedMessage:
@@ -162,13 +205,14 @@ def _serialize(msg: Any) -> SerializedMessage:
     return result
 
 
-# metadata: flags (bit 0: the message is a call), job id u64, priority u8, key tag u8, key
-_META = struct.Struct(">BQB")
+# metadata: flags (bit 0: the message is a call), job id u64, priority u8, slot u32,
+# factory token u64, key tag u8, key
+_META = struct.Struct(">BQBIQ")
 _KEY_NONE, _KEY_STR, _KEY_INT, _KEY_BYTES, _KEY_CODEC = range(5)
 
 
-def _pack_meta(job: Job[Any, Any], is_call: bool) -> bytes:
-    head = _META.pack(1 if is_call else 0, job.id, min(max(job.priority, 0), 255))
+def _pack_meta(job: Job[Any, Any], is_call: bool, slot: int, token: int) -> bytes:
+    head = _META.pack(1 if is_call else 0, job.id, min(max(job.priority, 0), 255), slot, token)
     key = job.key
     if key is None:
         return head + bytes([_KEY_NONE])
@@ -190,10 +234,10 @@ def _pack_meta(job: Job[Any, Any], is_call: bool) -> bytes:
     return head + bytes([_KEY_CODEC]) + bytes(into())
 
 
-def _unpack_meta(meta: bytes | None, key_type: Any) -> tuple[bool, int, int, Any]:
+def _unpack_meta(meta: bytes | None, key_type: Any) -> tuple[bool, int, int, int, int, Any]:
     if meta is None or len(meta) < _META.size + 1:
         raise ValueError("a job for a worker carries its id and key in the metadata")
-    flags, job_id, priority = _META.unpack_from(meta)
+    flags, job_id, priority, slot, token = _META.unpack_from(meta)
     tag = meta[_META.size]
     data = meta[_META.size + 1 :]
     key: Any
@@ -209,7 +253,7 @@ def _unpack_meta(meta: bytes | None, key_type: Any) -> tuple[bool, int, int, Any
         key = key_type.from_bytes(bytes(data))
     else:
         raise ValueError(f"a job key with tag {tag} that this worker cannot decode")
-    return bool(flags & 1), job_id, priority, key
+    return bool(flags & 1), job_id, priority, slot, token, key
 
 
 @final
@@ -223,15 +267,21 @@ class _JobFamily:
         self.key_type = key_type
 
     def deserialize(self, message: SerializedMessage, /) -> _JobMsg:
-        if not isinstance(message, SerializedCall):
-            raise ValueError("a job comes to a worker as a call")
-        is_call, job_id, priority, key = _unpack_meta(message.metadata, self.key_type)
+        if not isinstance(message, SerializedCast):
+            raise ValueError("a job comes to a worker from another node as a cast")
+        is_call, job_id, priority, slot, token, key = _unpack_meta(message.metadata,
+                                                                   self.key_type)
+        factories = pg.get_scoped_members(FACTORY_SCOPE, factory_group(token))
+        if not factories:
+            _log.warning("job %s comes from a factory this node does not know (token %x)",
+                         job_id, token)
+            raise ValueError(f"job {job_id} comes from an unknown factory")
         kind = SerializedCall if is_call else SerializedCast
         msg = self.inner.deserialize(kind(message.variant, message.args))
         job: Job[Any, Any] = Job(key, msg, priority=priority, job_id=job_id)
         if is_call:
             job._port = _REMOTE
-        return _JobMsg(job)
+        return _JobMsg(job, factories[0], slot)
 
 
 _REMOTE: Any = object()  # the caller of an rpc job waits on another node (at the factory)
@@ -337,7 +387,8 @@ class _WorkerActor(Actor[_JobMsg, _WorkerState, None]):
 
     async def handle(self, myself: ActorRef[_JobMsg], message: _JobMsg,
                      state: _WorkerState) -> None:
-        ack = message.reply
+        ack_to = message.ack_to
+        ack = message.reply if ack_to is None else None
         job = message.job
         port = job._port
         outcome = _DONE
@@ -363,8 +414,12 @@ class _WorkerActor(Actor[_JobMsg, _WorkerState, None]):
         finally:
             port = None
         try:
-            ack.send(outcome)
-        except MessagingError:  # the factory is gone
+            if ack is not None:
+                ack.send(outcome)
+            elif ack_to is not None:
+                data = _ACK.pack(message.slot, job.id) + message.encode_reply(outcome)
+                await ack_to.send(_AckCast(data))  # waits while the connection is congested
+        except MessagingError:  # the factory (or its node) is gone
             pass
 
     async def post_stop(self, myself: ActorRef[_JobMsg], state: _WorkerState) -> None:

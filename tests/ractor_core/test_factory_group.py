@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ractor_core import ActorRef, Call, ReplyDropped
+from ractor_core import ActorRef, Call, ReplyDropped, pg
 from ractor_core.factory import (
     DiscardReason,
     Job,
@@ -20,8 +20,15 @@ from ractor_core.factory import (
     serve_workers,
     spawn_group_factory,
 )
-from ractor_core.factory._worker import _JobFamily, _JobMsg, _Outcome
-from ractor_core.transport import SerializedCall, message_family
+from ractor_core.factory._worker import (
+    FACTORY_SCOPE,
+    _JobCast,
+    _JobFamily,
+    _JobMsg,
+    _Outcome,
+    factory_group,
+)
+from ractor_core.transport import SerializedCast, message_family
 from ractor_derive import I64, U32, Message, cluster_message
 
 from .test_factory import eventually
@@ -68,26 +75,31 @@ def _clear() -> None:
     STARTED.clear()
 
 
-def test_a_job_and_its_acknowledgement_round_trip_in_wire_form() -> None:
+async def test_a_job_and_its_acknowledgement_round_trip_in_wire_form() -> None:
     family = message_family(Crunching)
     assert family is not None
     decoder = _JobFamily(family, int)
+    factory = (await serve_workers("stand-in", lambda wid: Cruncher(), 1))[0]
+    pg.join_scoped(FACTORY_SCOPE, factory_group(0xF00D), [factory])  # the factory's name
     for key in (-(2**70), -1, 0, 7, 2**63):
         job: Job[Any, Any] = Job(key, Square(n=12, ms=3), priority=2, job_id=99)
-        sent = _JobMsg(job)
-        wire = sent.serialize()
-        assert isinstance(wire, SerializedCall) and wire.variant == "Square"
+        wire = _JobCast(job, 3, 0xF00D).serialize()
+        assert isinstance(wire, SerializedCast) and wire.variant == "Square"
         got = decoder.deserialize(wire)
         assert (got.job.key, got.job.msg, got.job.id, got.job.priority) == (key, job.msg, 99, 2)
+        assert (got.ack_to, got.slot) == (factory, 3)
+        sent = _JobMsg(job)
         answered = sent.decode_reply(got.encode_reply(_Outcome(True, answered=True, value=144)))
         assert (answered.ok, answered.answered, answered.value) == (True, True, 144)
         failed = sent.decode_reply(got.encode_reply(_Outcome(False, error="boom")))
         assert (failed.ok, failed.error) == (False, "boom")
     for key in ("text", b"\x00raw", None):
-        cast = _JobMsg(Job(key, Crunch(n=1, ms=2), job_id=1))
-        back = decoder.deserialize(cast.serialize())
+        cast: Job[Any, Any] = Job(key, Crunch(n=1, ms=2), job_id=1)
+        back = decoder.deserialize(_JobCast(cast, 0, 0xF00D).serialize())
         assert (back.job.key, back.job.msg) == (key, Crunch(n=1, ms=2))
-        assert cast.decode_reply(back.encode_reply(_Outcome(True))).ok
+        assert _JobMsg(cast).decode_reply(back.encode_reply(_Outcome(True))).ok
+    with pytest.raises(ValueError, match="unknown factory"):
+        decoder.deserialize(_JobCast(cast, 0, 0xBAD).serialize())
 
 
 async def test_a_group_factory_feeds_the_members_and_requeues_a_leavers_jobs() -> None:
