@@ -119,6 +119,8 @@ class ClientHandshake(_Handshake):
     def __init__(self, cookie: str, own: auth_pb2.NameMessage) -> None:
         super().__init__(cookie, own, _Phase.WAITING_STATUS)
         self._expected = b""
+        self.refused = False
+        """Whether the server refused the connection (it keeps another one with this node)."""
 
     def start(self) -> auth_pb2.AuthenticationMessage:
         """The first message of the connection: this node's name with its connection id."""
@@ -133,6 +135,7 @@ class ClientHandshake(_Handshake):
         if phase is _Phase.WAITING_STATUS and kind == "server_status":
             status = msg.server_status.status
             if status in (Status.NOT_OK, Status.NOT_ALLOWED):
+                self.refused = True
                 return self._fail(f"the server refused the connection ({_status_name(status)})")
             self.phase = _Phase.WAITING_CHALLENGE
             if status == Status.ALIVE:

@@ -510,13 +510,21 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
                     # another connection holds the node (the election): redial when it ends
                     redial.peer = entry.peer_name.name
                     return
+                if getattr(entry.session.proto.handshake, "refused", False):
+                    # the server keeps another connection with this node (it dialed us):
+                    # redialed when a node goes down
+                    _log.info("%s refused the connection: it holds another one with this "
+                              "node; redialed when a node goes down", entry.address)
+                    redial.waiting = True
+                    return
                 self._dial_soon(myself, entry.address, self._backoff(redial))
         if entry.authenticated and entry.peer_name is not None:
             name = entry.peer_name.name
             if not self._same_peer(name):
                 for redial in self.redials.values():
-                    if (redial.peer == name and redial.session is None
-                            and redial.timer is None and redial.address != entry.address):
+                    if (redial.peer == name or redial.waiting) and redial.session is None \
+                            and redial.timer is None and redial.address != entry.address:
+                        redial.waiting = False
                         self._dial_soon(myself, redial.address, self._backoff(redial))
 
     # ------------------------------------------------------------------ auth failures
@@ -645,6 +653,7 @@ class _RedialState:
     timer: asyncio.TimerHandle | None = None
     session: ActorId | None = None  # the session of the current connection, if any
     peer: str | None = None  # the node's full name, once known
+    waiting: bool = False  # refused: the node holds another connection with this one
 
 
 async def shutdown(

@@ -418,3 +418,25 @@ def test_traced_messages_to_an_untraced_node_are_handled_as_usual(
     a.rpc("connect", address=b.address)
     sees(a, "counter-b")
     assert a.rpc("traced", to="counter-b", msg="echo", text="plain")["result"] == "plain"
+
+
+def test_two_nodes_that_dial_each_other_keep_one_connection_and_come_back(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    pa, pb = _free_port(), _free_port()
+    fast = ["--reconnect-max", "0.3"]
+    a = _operated(nodes, "a", "--port", str(pa), "--connect", f"127.0.0.1:{pb}", *fast)
+    b = _operated(nodes, "b", "--port", str(pb), "--connect", f"127.0.0.1:{pa}", *fast)
+    connected(a, b)
+    a.wait_for(lambda: a.rpc("sessions") == ["b@localhost"] == [
+        n.replace("a@", "b@") for n in b.rpc("sessions")], 10, "one connection each way")
+    # the loser of the election is not redialed while the winner holds the node: over a
+    # window of five redial periods, no new refusal
+    refusals = _stderr(a).count("refused") + _stderr(b).count("refused")
+    time.sleep(1.5)
+    assert _stderr(a).count("refused") + _stderr(b).count("refused") == refusals
+    b.kill()
+    a.expect(lambda e: e["event"] == "node_down" and e["peer"] == "b@localhost")
+    b2 = _operated(nodes, "b", "--port", str(pb), "--connect", f"127.0.0.1:{pa}", *fast)
+    connected(a, b2)
+    assert a.rpc("call", to="counter-b", msg="echo", text="mesh", timeout=5) == "mesh"
