@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar, final
 
 from .. import pg
 from .._actor import Actor
-from .._errors import CallError, MessagingError, ReplyPortError
+from .._errors import CallError, MailboxFull, MessagingError, ReplyPortError
 from .._message import (
     Call,
     MessageFamily,
@@ -260,28 +260,51 @@ def _unpack_meta(meta: bytes | None, key_type: Any) -> tuple[bool, int, int, int
 class _JobFamily:
     """Decodes jobs for workers on this node (the message family of a remotable worker)."""
 
-    __slots__ = ("inner", "key_type")
+    __slots__ = ("calls", "casts", "factories", "inner", "key_type")
 
     def __init__(self, inner: MessageFamily, key_type: Any) -> None:
         self.inner = inner
         self.key_type = key_type
+        # the family's own per-variant decoders, where it has them (ractor_derive's do)
+        self.casts: dict[str, Callable[[bytes], Any]] = dict(
+            getattr(inner, "__ractor_casts__", None) or {})
+        self.calls: dict[str, Callable[[bytes], Any]] = dict(
+            getattr(inner, "__ractor_calls__", None) or {})
+        self.factories: dict[int, ActorRef[Any]] = {}  # token -> the factory (a cache)
+
+    def _factory(self, token: int) -> ActorRef[Any] | None:
+        ref = self.factories.get(token)
+        if ref is not None and ref.is_alive:
+            return ref
+        members = pg.get_scoped_members(FACTORY_SCOPE, factory_group(token))
+        if not members:
+            self.factories.pop(token, None)
+            return None
+        if len(self.factories) > 64:
+            self.factories.clear()
+        ref = self.factories[token] = members[0]
+        return ref
 
     def deserialize(self, message: SerializedMessage, /) -> _JobMsg:
         if not isinstance(message, SerializedCast):
             raise ValueError("a job comes to a worker from another node as a cast")
         is_call, job_id, priority, slot, token, key = _unpack_meta(message.metadata,
                                                                    self.key_type)
-        factories = pg.get_scoped_members(FACTORY_SCOPE, factory_group(token))
-        if not factories:
+        factory = self._factory(token)
+        if factory is None:
             _log.warning("job %s comes from a factory this node does not know (token %x)",
                          job_id, token)
             raise ValueError(f"job {job_id} comes from an unknown factory")
-        kind = SerializedCall if is_call else SerializedCast
-        msg = self.inner.deserialize(kind(message.variant, message.args))
+        decode = (self.calls if is_call else self.casts).get(message.variant)
+        if decode is not None:
+            msg = decode(message.args)
+        else:
+            kind = SerializedCall if is_call else SerializedCast
+            msg = self.inner.deserialize(kind(message.variant, message.args))
         job: Job[Any, Any] = Job(key, msg, priority=priority, job_id=job_id)
         if is_call:
             job._port = _REMOTE
-        return _JobMsg(job, factories[0], slot)
+        return _JobMsg(job, factory, slot)
 
 
 _REMOTE: Any = object()  # the caller of an rpc job waits on another node (at the factory)
@@ -417,8 +440,11 @@ class _WorkerActor(Actor[_JobMsg, _WorkerState, None]):
             if ack is not None:
                 ack.send(outcome)
             elif ack_to is not None:
-                data = _ACK.pack(message.slot, job.id) + message.encode_reply(outcome)
-                await ack_to.send(_AckCast(data))  # waits while the connection is congested
+                ack_cast = _AckCast(_ACK.pack(message.slot, job.id) + message.encode_reply(outcome))
+                try:
+                    ack_to.cast(ack_cast)
+                except MailboxFull:  # the node's outbound cap: wait for room
+                    await ack_to.send(ack_cast)
         except MessagingError:  # the factory (or its node) is gone
             pass
 
