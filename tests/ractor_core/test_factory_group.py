@@ -11,6 +11,7 @@ import pytest
 
 from ractor_core import ActorRef, Call, ReplyDropped, pg
 from ractor_core.factory import (
+    DeadMansSwitch,
     DiscardReason,
     Job,
     KeyPersistent,
@@ -138,4 +139,51 @@ async def test_a_key_persistent_group_factory_reports_a_lost_job() -> None:
     assert [(job.msg, why) for job, why in discards] == [
         (Square(n=5, ms=5000), DiscardReason.WORKER_LOST)]
     await eventually(lambda: len(DONE) == 3)  # the queued ones went to the other worker
+    await factory.stop_and_wait(timeout=5)
+
+
+async def test_a_stuck_group_member_gets_no_jobs_until_it_answers() -> None:
+    workers = await serve_workers("slow", lambda wid: Cruncher(), 2)
+    discards: list[tuple[Job[int, Crunching], DiscardReason]] = []
+    factory = await spawn_group_factory(
+        "slow", int, Crunching, dead_mans_switch=DeadMansSwitch(0.1), tick=0.02,
+        discard_handler=lambda job, why: discards.append((job, why)),
+    )
+    factory.dispatch(0, Crunch(n=0, ms=400))  # stuck past the switch
+    await eventually(lambda: len(STARTED) == 1)
+    stuck = STARTED[0][0]
+    await eventually(lambda: len(discards) == 1)
+    assert discards[0][1] is DiscardReason.STUCK
+    for n in range(1, 6):
+        factory.dispatch(n, Crunch(n=n, ms=1))
+    await eventually(lambda: len(DONE) == 5)
+    assert {ref for ref, n in STARTED if n > 0} == {w for w in workers if w != stuck}
+    await eventually(lambda: len(DONE) == 6)  # the stuck one finished: its late answer frees it
+    assert stuck.is_alive  # a group member is not killed by the factory
+    for n in range(6, 20):
+        factory.dispatch(n, Crunch(n=n, ms=5))
+    await eventually(lambda: len(DONE) == 20)
+    assert stuck in {ref for ref, n in STARTED if n >= 6}
+    stats = await factory.stats()
+    assert (stats.completed, stats.total_discarded) == (19, 1)
+    await factory.stop_and_wait(timeout=5)
+
+
+async def test_a_queuer_gives_up_a_job_lost_more_than_max_retries_times() -> None:
+    workers = await serve_workers("fragile", lambda wid: Cruncher(), 1)
+    discards: list[tuple[Job[int, Crunching], DiscardReason]] = []
+    factory = await spawn_group_factory(
+        "fragile", int, Crunching, max_retries=1,
+        discard_handler=lambda job, why: discards.append((job, why)),
+    )
+    factory.dispatch(1, Crunch(n=1, ms=5000))
+    await eventually(lambda: len(STARTED) == 1)
+    workers[0].kill()  # lost once: re-queued
+    second = await serve_workers("fragile", lambda wid: Cruncher(), 1)
+    await eventually(lambda: len(STARTED) == 2)
+    assert (await factory.stats()).requeued == 1
+    second[0].kill()  # lost twice: given up
+    await eventually(lambda: len(discards) == 1)
+    job, why = discards[0]
+    assert (job.msg, job.attempts, why) == (Crunch(n=1, ms=5000), 2, DiscardReason.WORKER_LOST)
     await factory.stop_and_wait(timeout=5)
