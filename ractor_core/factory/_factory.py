@@ -662,11 +662,10 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             self._enter(st, slot, job)
         st.queue_wait_total += now - job.submitted
         st.started_jobs += 1
-        if len(slot.in_flight) >= self.s.in_flight_per_worker:
-            st.free.pop(slot.id, None)
-        else:  # to the back of the free workers: jobs spread over them
-            st.free.pop(slot.id, None)
-            st.free[slot.id] = slot
+        st.free.pop(slot.id, None)
+        if (len(slot.in_flight) < self.s.in_flight_per_worker and not slot.retiring
+                and not slot.stuck):
+            st.free[slot.id] = slot  # to the back of the free workers: jobs spread over them
         ref = slot.ref
         if st.token and not ref.id.is_local:
             self._cast_job(st, slot, job)
@@ -750,7 +749,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             return
         entry = slot.in_flight.pop(done.job_id, None)
         if entry is None:  # stale: the job was declared lost or stuck meanwhile
-            if slot.stuck:
+            if slot.stuck and slot.ref.is_alive:  # a stuck worker that answers is back
                 slot.stuck = False
                 self._make_free(st, slot)
             return
@@ -820,11 +819,10 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                                  slot.id, job_id)
                     self._discard(st, job, DiscardReason.STUCK)
                     slot.busy_since = now
+                    slot.stuck = True  # no more jobs: until it answers, or its replacement
+                    st.free.pop(slot.id, None)
                     if dms.kill_worker and slot.builder:
                         slot.ref.kill()  # its termination replaces it
-                    else:
-                        slot.stuck = True
-                        st.free.pop(slot.id, None)
         discard = self.s.discard
         if discard is not None and discard.controller is not None and st.limit is not None:
             st.limit = max(0, await discard.controller.compute(st.limit))
