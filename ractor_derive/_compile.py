@@ -9,9 +9,9 @@ tuple, once, by :func:`args_source`. The same source is used twice:
   registered with the runtime when that module is imported (``register_codecs``).
 
 The fast path is explicit: fixed-width fields and the length prefixes go through one
-``struct`` call per stretch (at most :data:`STRETCH` fields, so that each line stays short),
-``str`` and ``bytes`` inline, lists of integers and f64 through cached structs, every other
-field through its codec. A value the fast path does not take (the type checks fail: a
+``struct`` call per stretch between two variable-length fields, ``str`` and ``bytes``
+inline, lists of integers and f64 through cached structs, every other field through its
+codec. A value the fast path does not take (the type checks fail: a
 ``bytearray``, an ``IntEnum``, an f32 NaN to keep bit for bit) or bytes it refuses
 (malformed, or a NaN) go to the variant's :class:`Fallback`, the general codec, which gives
 the same result or the precise error, and counts the calls in ``Fallback.calls``.
@@ -38,7 +38,6 @@ from ._plan import FieldPlan, Wire, struct_size
 __all__ = [
     "ENCODE_ERRORS",
     "DECODE_ERRORS",
-    "STRETCH",
     "ArgsSource",
     "Fallback",
     "args_source",
@@ -48,9 +47,6 @@ __all__ = [
 ]
 
 M = TypeVar("M")
-
-STRETCH = 3
-"""At most this many fixed-width fields go into one ``struct`` call."""
 
 LINE = 100
 """The line length of generated modules (as ruff formats them)."""
@@ -228,23 +224,19 @@ def _encode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
     segments: list[str] = []
     fmt = ""
     values: list[str] = []
-    stretch = 0
 
     def flush() -> None:
-        nonlocal fmt, values, stretch
+        nonlocal fmt, values
         if fmt:
             name = f"_p{len(segments)}"
             body.extend(call_lines(pad, f"{name} = {glob('pack', fmt)}", values))
             segments.append(name)
-        fmt, values, stretch = "", [], 0
+        fmt, values = "", []
 
     for i, f in enumerate(fields):
         wire = f.wire
         v, d = f"_v{i}", f"_d{i}"
         if _is_fixed(wire) or wire.kind == "unit":
-            if stretch == STRETCH:
-                flush()
-            stretch += 1
             if wire.kind == "unit":
                 fmt += "Q"
                 values.append("0")
@@ -298,7 +290,6 @@ def _decode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
     targets: list[str] = []
     fails: list[str] = []  # the conditions on which the stretch is malformed
     after: list[str] = []  # the conversions of its values
-    stretch = 0
     last = len(fields) - 1
 
     def pos(extra: int = 0) -> str:
@@ -310,30 +301,22 @@ def _decode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
         """Read the stretch; return its size."""
         unpack = glob("unpack", fmt)
         target = f"({targets[0]},)" if len(targets) == 1 else ", ".join(targets)
-        lines.extend(call_lines(pad, f"{target} = {unpack}", ["args", pos()]))
+        if _fits(f"{pad}{target} = {unpack}("):
+            lines.extend(call_lines(pad, f"{target} = {unpack}", ["args", pos()]))
+        else:  # as ruff splits a long target list
+            lines.append(f"{pad}(")
+            lines.extend(f"{pad}    {t}," for t in targets)
+            lines.extend(call_lines(pad, f") = {unpack}", ["args", pos()]))
         return struct_size(fmt)
 
     def miss(conditions: list[str]) -> None:
         lines.extend(_condition(pad, "if", conditions, "or"))
         lines.append(f"{pad}    raise ValueError")
 
-    def close_stretch() -> None:
-        """Read a stretch of fixed-width fields that another stretch follows."""
-        nonlocal fmt, targets, fails, after, offset, stretch
-        size = read()
-        if fails:
-            miss(fails)
-        lines.extend(after)
-        offset += size
-        fmt, targets, fails, after, stretch = "", [], [], [], 0
-
     for i, f in enumerate(fields):
         wire = f.wire
         v, n = f"_v{i}", f"_n{i}"
         if _is_fixed(wire) or wire.kind == "unit":
-            if stretch == STRETCH:
-                close_stretch()
-            stretch += 1
             if wire.kind == "unit":
                 fmt += "Q"
                 targets.append(n)
@@ -376,7 +359,7 @@ def _decode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
         else:
             lines.append(f"{pad}{v} = {glob('decode', i)}({chunk})")
         base, offset = "_e", 0
-        fmt, targets, fails, after, stretch = "", [], [], [], 0
+        fmt, targets, fails, after = "", [], [], []
     if fmt:  # fixed-width fields up to the end of the arguments
         size = read()
         fails.append(f"{pos(size)} != _z")
@@ -503,9 +486,10 @@ def init_source(fields: Sequence[FieldPlan], defaults: Sequence[str | None],
                 post_init: bool) -> list[str]:
     """The body of a cluster variant's ``__init__(_ractor_self, *, field, ...)``.
 
-    It checks each value (:func:`init_check`, then ``_ractor_check_{i}(value)``), stores
-    the values in the instance's ``__dict__`` (as a frozen dataclass's ``__init__`` does with
-    ``object.__setattr__``) and calls ``__post_init__`` if the class has one. ``defaults``
+    It checks each value (:func:`init_check`, then ``_ractor_check_{i}(value)``), sets the
+    attributes with ``object.__setattr__`` as a frozen dataclass's ``__init__`` does (writing
+    ``__dict__`` would be faster here, but makes every later attribute read slower) and calls
+    ``__post_init__`` if the class has one. ``defaults``
     gives, per field, None (required), ``"value"`` (``= _ractor_default_{i}``) or
     ``"factory"`` (``_ractor_factory_{i}()`` when not given).
     """
@@ -517,11 +501,10 @@ def init_source(fields: Sequence[FieldPlan], defaults: Sequence[str | None],
             lines.append(f"    {v} = _ractor_factory_{i}()")
         lines.append(f"if not ({init_check(f.wire, v, f'_ractor_cls_{i}')}):")
         lines.append(f"    _ractor_check_{i}({v})")
-    lines.append("_ractor_d = _ractor_self.__dict__")
-    lines += [f'_ractor_d["{f.name}"] = {f.name}' for f in fields]
+    lines += [f'_ractor_setattr(_ractor_self, "{f.name}", {f.name})' for f in fields]
     if post_init:
         lines.append("_ractor_self.__post_init__()")
-    return lines
+    return lines or ["pass"]
 
 
 def init_params(fields: Sequence[FieldPlan], defaults: Sequence[str | None]) -> str:

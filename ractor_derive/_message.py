@@ -742,7 +742,8 @@ def _derive_init(info: VariantInfo, user_init: bool) -> None:
 
         new_init: Callable[..., None] = checked_init
     else:
-        ns: dict[str, Any] = {"_ractor_MISSING": dataclasses.MISSING}
+        ns: dict[str, Any] = {"_ractor_MISSING": dataclasses.MISSING,
+                              "_ractor_setattr": object.__setattr__}
         fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         for i, (f, check) in enumerate(zip(plan, checks, strict=True)):
             ns[f"_ractor_check_{i}"] = check

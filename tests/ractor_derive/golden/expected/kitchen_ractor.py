@@ -345,14 +345,12 @@ _numbers_e0 = codec_for(U128).encode
 _numbers_p1 = struct.Struct(">QbQHQ").pack
 _numbers_e2 = codec_for(I128).encode
 _numbers_p3 = struct.Struct(">Q").pack
-_numbers_p4 = struct.Struct(">QqQfQd").pack
-_numbers_p5 = struct.Struct(">Qd").pack
-_numbers_u6 = struct.Struct(">QbQHQ").unpack_from
-_numbers_d7 = codec_for(U128).decode
-_numbers_u8 = struct.Struct(">Q").unpack_from
-_numbers_d9 = codec_for(I128).decode
-_numbers_u10 = struct.Struct(">QqQfQd").unpack_from
-_numbers_u11 = struct.Struct(">Qd").unpack_from
+_numbers_p4 = struct.Struct(">QqQfQdQd").pack
+_numbers_u5 = struct.Struct(">QbQHQ").unpack_from
+_numbers_d6 = codec_for(U128).decode
+_numbers_u7 = struct.Struct(">Q").unpack_from
+_numbers_d8 = codec_for(I128).decode
+_numbers_u9 = struct.Struct(">QqQfQdQd").unpack_from
 _numbers_fallback = fallback_of(Numbers)
 
 
@@ -380,9 +378,8 @@ def encode_numbers(msg: Numbers) -> bytes:
             _p0 = _numbers_p1(1, _v0, 2, _v1, len(_d2))
             _d3 = _numbers_e2(_v3)
             _p2 = _numbers_p3(len(_d3))
-            _p4 = _numbers_p4(8, _v4, 4, _v5, 8, _v6)
-            _p5 = _numbers_p5(8, _v7)
-            _r = b"".join((_p0, _d2, _p2, _d3, _p4, _p5))
+            _p4 = _numbers_p4(8, _v4, 4, _v5, 8, _v6, 8, _v7)
+            _r = b"".join((_p0, _d2, _p2, _d3, _p4))
         except (OverflowError, TypeError, ValueError, struct.error):
             pass
         else:
@@ -395,25 +392,22 @@ def decode_numbers(args: bytes) -> Numbers:
     if type(args) is bytes:
         _z = len(args)
         try:
-            _n0, _v0, _n1, _v1, _n2 = _numbers_u6(args, 0)
+            _n0, _v0, _n1, _v1, _n2 = _numbers_u5(args, 0)
             _p = 27
             _e = _p + _n2
             if _n0 != 1 or _n1 != 2 or _e > _z:
                 raise ValueError
-            _v2 = _numbers_d7(args[_p:_e])
-            (_n3,) = _numbers_u8(args, _e)
+            _v2 = _numbers_d6(args[_p:_e])
+            (_n3,) = _numbers_u7(args, _e)
             _p = _e + 8
             _e = _p + _n3
             if _e > _z:
                 raise ValueError
-            _v3 = _numbers_d9(args[_p:_e])
-            _n4, _v4, _n5, _v5, _n6, _v6 = _numbers_u10(args, _e)
-            if _n4 != 8 or _n5 != 4 or _n6 != 8:
+            _v3 = _numbers_d8(args[_p:_e])
+            _n4, _v4, _n5, _v5, _n6, _v6, _n7, _v7 = _numbers_u9(args, _e)
+            if _n4 != 8 or _n5 != 4 or _n6 != 8 or _n7 != 8 or _e + 60 != _z:
                 raise ValueError
             if _v5 != _v5:
-                raise ValueError
-            _n7, _v7 = _numbers_u11(args, _e + 44)
-            if _n7 != 8 or _e + 60 != _z:
                 raise ValueError
         except (ValueError, struct.error):
             pass
