@@ -17,6 +17,10 @@ c. pickle (protocol 5) ``dumps`` / ``loads`` of an equivalent frozen dataclass;
 d. msgspec: a frozen ``msgspec.Struct`` through a ``msgspec.msgpack.Encoder`` and a typed
    ``msgspec.msgpack.Decoder`` (with the same u32 / u16 range constraints as the Rust types).
 
+Construction is measured too: building the variant with keyword arguments (its ``__init__``
+checks each value against its wire type: 300 in a ``U8`` is refused there) against the same
+frozen dataclass without checks and the msgspec Struct (which checks nothing on construction).
+
 Encode, decode and total are three separate loops (total is ``decode(encode(x))`` in one
 loop), so total is measured, not summed. The cost of the bare ``for`` loop is measured too
 and shown, but not subtracted. The garbage collector is off while a loop runs (as timeit
@@ -140,6 +144,14 @@ def _loop_pickle_total(x: Any, n: int) -> int:
     return perf_ns() - t0
 
 
+def _loop_build(cls: Callable[..., Any], items: list[int], n: int) -> int:
+    r = range(n)
+    t0 = perf_ns()
+    for _ in r:
+        cls(a=A, name=NAME, items=items)
+    return perf_ns() - t0
+
+
 def _loop_empty(n: int) -> int:
     r = range(n)
     t0 = perf_ns()
@@ -189,6 +201,7 @@ class Results:
     loop_overhead_ns: float = 0.0
     rows: list[Row] = field(default_factory=list)
     target: dict[str, Any] = field(default_factory=dict)
+    construct: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
 
 
@@ -297,6 +310,14 @@ def bench(p: Params) -> Results:
         len(packed),
     )
 
+    print("[bench] construction ...", file=sys.stderr, flush=True)
+    items = list(ITEMS)
+    res.construct = {
+        "variant": best_ns_per_op(p, lambda n: _loop_build(Sample3, items, n)),
+        "dataclass": best_ns_per_op(p, lambda n: _loop_build(PickleSample, items, n)),
+        "msgspec": best_ns_per_op(p, lambda n: _loop_build(MsgspecSample, items, n)),
+    }
+
     by_key = {r.key: r for r in res.rows}
     pk = by_key["pickle"]
     for r in res.rows:
@@ -341,9 +362,18 @@ def render(res: Results, quick: bool) -> str:
             f"| {v['encode']:.2f}x | {v['decode']:.2f}x | {v['total']:.2f}x | {r.wire_bytes} |"
         )
     t = res.target
+    c = res.construct
     out += [
         "",
         "(wire bytes: a = tag + packed args, without the cluster envelope; b = packed args.)",
+        "",
+        "| construction (keyword arguments) | ns/op | vs frozen dataclass |",
+        "|---|---:|---:|",
+        f"| variant (checks each value's wire type) | {c['variant']:,.0f} "
+        f"| {c['variant'] / c['dataclass']:.2f}x |",
+        f"| frozen dataclass (no checks) | {c['dataclass']:,.0f} | 1.00x |",
+        f"| msgspec frozen Struct (no checks) | {c['msgspec']:,.0f} "
+        f"| {c['msgspec'] / c['dataclass']:.2f}x |",
         "",
         f"Target: {t['name']}: {t['ratio']:.2f}x (limit {t['limit']:g}x) -> "
         f"{'pass' if t['pass'] else '**miss**'}",
