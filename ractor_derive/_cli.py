@@ -4,10 +4,10 @@
 
 SOURCE is a Python file or module holding ``@local_message`` / ``@cluster_message``
 declarations. For ``--lang python`` (the default) each source gives ``<stem>_ractor.py``
-(explicit codecs per variant, typed ``cast_*`` / ``call_*`` helpers) and its ``.pyi`` stub;
-for ``--lang rust``, ``<stem>.rs`` with the matching ``#[derive(RactorClusterMessage)]``
-enums. Files go beside each source unless ``-o`` names a folder. ``--check`` writes nothing
-and exits 1 listing the files that are missing or stale.
+(explicit codecs per variant, registered on import, and typed ``cast_*`` / ``call_*``
+helpers; fully typed, no stub); for ``--lang rust``, ``<stem>.rs`` with the matching
+``#[derive(RactorClusterMessage)]`` enums. Files go beside each source unless ``-o`` names a
+folder. ``--check`` writes nothing and exits 1 listing the files that are missing or stale.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     summary = (__doc__ or "").split("\n")[0]
     parser = argparse.ArgumentParser(prog="ractor-derive", description=summary)
     sub = parser.add_subparsers(dest="command", required=True)
-    gen = sub.add_parser("gen", help="generate codecs, helpers and stubs (or Rust enums)")
+    gen = sub.add_parser("gen", help="generate codecs and typed helpers (or Rust enums)")
     gen.add_argument("sources", nargs="+", metavar="SOURCE")
     gen.add_argument("-o", "--out-dir", type=Path, default=None)
     gen.add_argument("--check", action="store_true", help="fail if generated files are stale")
