@@ -3,7 +3,8 @@
 The golden vectors (test_vectors.py) pin the bytes for a few values; these properties cover
 the whole value space of each type, the values each encoder must refuse, and the bytes each
 decoder must refuse. Decoding is the attack surface: whatever bytes a peer sends, a codec
-raises ``CodecError`` and a message family raises ``DeserializationError``, nothing else.
+and a message family raise ``DeserializationError``, nothing else (encoders raise
+``SerializationError``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from ractor_derive import (
     U64,
     U128,
     Char,
-    CodecError,
     DeserializationError,
     IntKind,
     Message,
@@ -378,10 +378,10 @@ def test_a_list_refuses_an_item_out_of_range_at_any_length(size: int, name: str)
     kind = kind_of(INT_TYPES[name])
     tp = list[INT_TYPES[name]]  # type: ignore[valid-type]
     for bad in (kind.high + 1, kind.low - 1):
-        with pytest.raises(CodecError, match="out of range"):
+        with pytest.raises(SerializationError, match="out of range"):
             to_bytes([0] * (size - 1) + [bad], tp)
     for wrong in (True, 1.0):
-        with pytest.raises(CodecError):
+        with pytest.raises(SerializationError):
             to_bytes([0] * (size - 1) + [wrong], tp)
 
 
@@ -391,7 +391,7 @@ def test_a_float_list_refuses_a_bad_item_at_any_length(size: int, name: str) -> 
     tp = list[FLOAT_TYPES[name]]  # type: ignore[valid-type]
     bad_items = [True, "1.0", 2**1024] + ([1e39, -1e39] if name == "F32" else [])
     for bad in bad_items:
-        with pytest.raises(CodecError):
+        with pytest.raises(SerializationError):
             to_bytes([0.5] * (size - 1) + [bad], tp)
     assert to_bytes([0.5] * (size - 1) + [1], tp) == to_bytes([0.5] * (size - 1) + [1.0], tp)
 
@@ -475,7 +475,7 @@ def test_an_integer_out_of_range_is_refused_when_encoding(name: str, data: Any) 
         st.one_of(st.integers(max_value=kind.low - 1), st.integers(min_value=kind.high + 1)),
         label="value",
     )
-    with pytest.raises(CodecError, match="out of range"):
+    with pytest.raises(SerializationError, match="out of range"):
         to_bytes(value, tp)
 
 
@@ -495,38 +495,38 @@ def test_an_integer_out_of_range_is_refused_when_encoding(name: str, data: Any) 
     ],
 )
 def test_the_first_value_past_each_bound_is_refused(value: int, tp: Any) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(value, tp)
 
 
 @pytest.mark.parametrize("name", list(INT_TYPES))
 @pytest.mark.parametrize("value", [True, False, 1.0, 0.0, "1", None, b"\x01"])
 def test_an_integer_field_refuses_bools_floats_and_other_types(name: str, value: Any) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(value, INT_TYPES[name])
 
 
 @pytest.mark.parametrize("name", list(FLOAT_TYPES))
 @pytest.mark.parametrize("value", [True, False, "1.0", None])
 def test_a_float_field_refuses_bools_and_other_types(name: str, value: Any) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(value, FLOAT_TYPES[name])
 
 
 @pytest.mark.parametrize("name", list(FLOAT_TYPES))
 def test_a_float_field_refuses_an_int_too_large_for_a_double(name: str) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(2**1024, FLOAT_TYPES[name])
 
 
 def test_an_f32_field_refuses_a_finite_double_beyond_f32_range() -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(1e39, F32)
 
 
 @pytest.mark.parametrize("value", [1, 0, None, b"\x01", "true"])
 def test_a_bool_field_refuses_everything_but_bools(value: Any) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(value, bool)
 
 
@@ -535,18 +535,18 @@ def test_a_bool_field_refuses_everything_but_bools(value: Any) -> None:
 @example(value="")
 @example(value="ab")
 def test_a_char_field_refuses_a_str_that_is_not_one_character(value: str) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(value, Char)
 
 
 @modest
 @given(code=st.integers(0xD800, 0xDFFF))
 def test_a_surrogate_is_refused_as_a_char_and_inside_a_str(code: int) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(chr(code), Char)
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(f"a{chr(code)}b", str)
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(["a", chr(code)], list[Char])
 
 
@@ -565,7 +565,7 @@ def test_a_surrogate_is_refused_as_a_char_and_inside_a_str(code: int) -> None:
     ],
 )
 def test_a_value_of_another_type_is_refused(value: Any, tp: Any) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(value, tp)
 
 
@@ -573,29 +573,29 @@ def test_a_value_of_another_type_is_refused(value: Any, tp: Any) -> None:
 def test_a_list_with_one_bad_item_is_refused(item: str) -> None:
     tp = list[FIXED_TYPES[item]]  # type: ignore[valid-type]
     good = 0 if item in INT_TYPES else 0.0 if item in FLOAT_TYPES else {"bool": True}.get(item, "a")
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes([good, "not an item"], tp)
 
 
 @pytest.mark.parametrize("item", [n for n in INT_TYPES if n != "U8"])
 def test_a_list_of_integers_refuses_a_bool_item(item: str) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes([1, True], list[INT_TYPES[item]])  # type: ignore[valid-type]
 
 
 def test_a_list_of_u8_refuses_a_bool_item() -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes([1, True], list[U8])
 
 
 @pytest.mark.parametrize("value", [[256], [-1], [1.0], ["a"]])
 def test_a_list_of_u8_refuses_items_that_are_not_bytes(value: list[Any]) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SerializationError):
         to_bytes(value, list[U8])
 
 
 def test_a_user_class_whose_into_bytes_returns_no_bytes_is_refused() -> None:
-    with pytest.raises(CodecError, match="into_bytes"):
+    with pytest.raises(SerializationError, match="into_bytes"):
         to_bytes(BadPair(1, 2), BadPair)
 
 
@@ -608,15 +608,15 @@ def test_a_user_class_whose_into_bytes_returns_no_bytes_is_refused() -> None:
 def test_a_fixed_width_decoder_refuses_any_other_length(name: str, data: Any) -> None:
     width = width_of(name)
     raw = data.draw(st.binary(max_size=40).filter(lambda b: len(b) != width), label="raw")
-    with pytest.raises(CodecError):
+    with pytest.raises(DeserializationError):
         from_bytes(raw, FIXED_TYPES[name])
 
 
 @pytest.mark.parametrize("byte", [b for b in range(256) if b > 1])
 def test_a_bool_byte_other_than_00_or_01_is_refused(byte: int) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(DeserializationError):
         from_bytes(bytes([byte]), bool)
-    with pytest.raises(CodecError):
+    with pytest.raises(DeserializationError):
         from_bytes(bytes([1, byte, 0]), list[bool])
 
 
@@ -635,7 +635,7 @@ def _invalid_utf8(data: bytes) -> bool:
 @example(raw=b"\xf4\x90\x80\x80")  # past U+10FFFF
 @example(raw=b"ok\xe2\x82")  # a truncated sequence
 def test_invalid_utf8_is_refused_as_a_str(raw: bytes) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(DeserializationError):
         from_bytes(raw, str)
 
 
@@ -645,9 +645,9 @@ def test_invalid_utf8_is_refused_as_a_str(raw: bytes) -> None:
 @example(code=2**32 - 1)
 def test_a_char_that_is_no_unicode_scalar_is_refused(code: int) -> None:
     raw = code.to_bytes(4, "big")
-    with pytest.raises(CodecError):
+    with pytest.raises(DeserializationError):
         from_bytes(raw, Char)
-    with pytest.raises(CodecError):
+    with pytest.raises(DeserializationError):
         from_bytes(b"\x00\x00\x00a" + raw, list[Char])
 
 
@@ -657,12 +657,12 @@ def test_a_char_that_is_no_unicode_scalar_is_refused(code: int) -> None:
 def test_a_trailing_partial_list_item_is_refused(item: str, data: Any) -> None:
     width = width_of(item)
     raw = data.draw(st.binary(max_size=64).filter(lambda b: len(b) % width), label="raw")
-    with pytest.raises(CodecError):
+    with pytest.raises(DeserializationError):
         from_bytes(raw, list[FIXED_TYPES[item]])  # type: ignore[valid-type]
 
 
 def test_unit_refuses_any_byte() -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(DeserializationError):
         from_bytes(b"\x00", None)
 
 
@@ -671,7 +671,7 @@ def test_unit_refuses_any_byte() -> None:
 def test_a_protobuf_whose_varint_length_is_wrong_is_refused(point: Any, data: Any) -> None:
     body = point.SerializeToString()
     wrong = data.draw(st.integers(0, 2**64 - 1).filter(lambda n: n != len(body)), label="len")
-    with pytest.raises(CodecError):
+    with pytest.raises(DeserializationError):
         from_bytes(varint(wrong) + body, Point)
 
 
@@ -690,7 +690,7 @@ def test_a_protobuf_whose_varint_length_is_wrong_is_refused(point: Any, data: An
     ],
 )
 def test_a_malformed_protobuf_is_refused(raw: bytes) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(DeserializationError):
         from_bytes(raw, Point)
 
 
@@ -702,7 +702,7 @@ def test_a_malformed_protobuf_is_refused(raw: bytes) -> None:
 def test_a_pydantic_decoder_raises_only_codec_errors(raw: bytes) -> None:
     try:
         value = from_bytes(raw, Reading)
-    except CodecError:
+    except DeserializationError:
         return
     assert isinstance(value, Reading)
 
@@ -713,7 +713,7 @@ def test_a_user_decoder_failure_becomes_a_codec_error(raw: bytes) -> None:
     if len(raw) == 4:
         assert isinstance(from_bytes(raw, Pair), Pair)
     else:
-        with pytest.raises(CodecError, match=r"Pair\.from_bytes"):
+        with pytest.raises(DeserializationError, match=r"Pair\.from_bytes"):
             from_bytes(raw, Pair)
 
 
@@ -735,7 +735,7 @@ def test_every_decoder_returns_a_value_or_raises_a_codec_error(name: str, raw: b
     tp = ALL_TYPES[name]
     try:
         value = from_bytes(raw, tp)
-    except CodecError:
+    except DeserializationError:
         return
     # whatever decodes is canonical for the strict decoders: it encodes back to itself
     again = to_bytes(value, tp)
@@ -768,7 +768,7 @@ def _expected_failure(info: VariantInfo, args: bytes) -> object:
             return field.name
         try:
             field.codec.decode(args[pos : pos + length])
-        except CodecError:
+        except DeserializationError:
             return field.name
         pos += length
     return _OK if pos == len(args) else None
@@ -1064,6 +1064,6 @@ def test_a_pydantic_model_with_a_non_finite_float_is_refused_when_encoded() -> N
     class Reading(pydantic.BaseModel):
         value: float
 
-    with pytest.raises(CodecError, match="NaN or infinite"):
+    with pytest.raises(SerializationError, match="NaN or infinite"):
         to_bytes(Reading(value=float("nan")), Reading)
     assert from_bytes(to_bytes(Reading(value=1.5), Reading), Reading) == Reading(value=1.5)
