@@ -188,6 +188,7 @@ class _Slot:
     __slots__ = (
         "builder",
         "busy_since",
+        "generation",
         "id",
         "in_flight",
         "pending",
@@ -203,6 +204,7 @@ class _Slot:
         self.pending = _Queue(priorities)  # jobs routed to this worker, not yet given to it
         self.in_flight: dict[int, tuple[Job[Any, Any], float]] = {}
         self.busy_since = 0.0
+        self.generation = 0  # bumped when a replacement takes the slot
         self.retiring = False
         self.stuck = False
 
@@ -216,14 +218,15 @@ class _Done:
     """A job's acknowledgement: its outcome (None: lost on the way), or the bytes of one from
     a worker on another node (decoded with the job's message)."""
 
-    __slots__ = ("job_id", "outcome", "raw", "slot")
+    __slots__ = ("generation", "job_id", "outcome", "raw", "slot")
 
     def __init__(self, slot: int, job_id: int, outcome: _Outcome | None,
-                 raw: bytes | None = None) -> None:
+                 raw: bytes | None = None, generation: int = 0) -> None:
         self.slot = slot
         self.job_id = job_id
         self.outcome = outcome
         self.raw = raw
+        self.generation = generation
 
 
 @final
@@ -304,7 +307,7 @@ class _State:
     track_keys: bool = False
     token: int = 0  # a group factory's name among the nodes (0: not a group factory)
     active: list[_Slot] | None = None  # the slots taking new jobs, in order (a cache)
-    report: Callable[[int, int, _Outcome | None], None] | None = None
+    report: Callable[[int, int, _Outcome | None, int], None] | None = None
     keys: dict[Any, dict[int, int]] = field(default_factory=dict[Any, dict[int, int]])
     draining: bool = False
     timer: Timer | None = None
@@ -429,6 +432,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         if slot is None:
             self._add_slot(st, ref, builder=True, slot_id=slot_id)
         else:  # a replacement keeps the slot's number and its queue
+            slot.generation += 1  # what the old worker still reports is ignored
             slot.ref = ref
             slot.stuck = False
             st.by_actor[ref.id] = slot
@@ -464,8 +468,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         replace = slot.builder and not slot.retiring and not st.draining
         if not replace:
             self._remove_slot(st, slot)
-        for job in lost:
-            self._lost_job(st, job)
+        self._lost_jobs(st, lost)
         if replace:
             st.free.pop(slot.id, None)
             try:
@@ -523,14 +526,20 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                     return slot
         return None
 
-    def _lost_job(self, st: _State, job: Job[Any, Any]) -> None:
-        self._leave(st, job)
-        job.attempts += 1
-        if self.s.routing.factory_queueing and job.attempts <= self.s.max_retries:
-            st.requeued += 1
+    def _lost_jobs(self, st: _State, jobs: list[Job[Any, Any]]) -> None:
+        """Jobs a worker held when it was lost (oldest first): back to the front of the
+        queue in their order (queuer routings, up to ``max_retries``), else discarded."""
+        again: list[Job[Any, Any]] = []
+        for job in jobs:
+            self._leave(st, job)
+            job.attempts += 1
+            if self.s.routing.factory_queueing and job.attempts <= self.s.max_retries:
+                again.append(job)
+            else:
+                self._discard(st, job, DiscardReason.WORKER_LOST)
+        st.requeued += len(again)
+        for job in reversed(again):
             st.queue.push_front(job)
-        else:
-            self._discard(st, job, DiscardReason.WORKER_LOST)
 
     async def _resize(self, st: _State, count: int) -> int:
         if self.s.builder is None or st.draining:
@@ -674,7 +683,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         report = st.report
         if report is None:
             report = st.report = self._report_to(st.myself)
-        port = _AckPort(report, slot.id, job.id)
+        port = _AckPort(report, slot.id, job.id, slot.generation)
         try:
             queued = ref._cell.put_call(ref, msg, port)
         except MessagingError as exc:
@@ -734,10 +743,12 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             port._fail(ReplyDropped("the worker went"))
 
     @staticmethod
-    def _report_to(myself: ActorRef[_FactoryMsg]) -> Callable[[int, int, _Outcome | None], None]:
-        def report(slot: int, job_id: int, outcome: _Outcome | None) -> None:
+    def _report_to(
+        myself: ActorRef[_FactoryMsg],
+    ) -> Callable[[int, int, _Outcome | None, int], None]:
+        def report(slot: int, job_id: int, outcome: _Outcome | None, generation: int) -> None:
             try:
-                myself.cast(_Done(slot, job_id, outcome))
+                myself.cast(_Done(slot, job_id, outcome, None, generation))
             except MessagingError:  # the factory stopped: it reported its jobs then
                 pass
 
@@ -745,8 +756,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
 
     def _done(self, st: _State, done: _Done) -> None:
         slot = st.slots.get(done.slot)
-        if slot is None:
-            return
+        if slot is None or slot.generation != done.generation:
+            return  # a worker that was replaced meanwhile
         entry = slot.in_flight.pop(done.job_id, None)
         if entry is None:  # stale: the job was declared lost or stuck meanwhile
             if slot.stuck and slot.ref.is_alive:  # a stuck worker that answers is back
@@ -764,7 +775,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             except Exception as exc:
                 outcome = _Outcome(False, error=f"an undecodable acknowledgement: {exc!r}")
         if outcome is None:  # lost on the way (the connection went)
-            self._lost_job(st, job)
+            self._lost_jobs(st, [job])
         else:
             took = now - started
             st.processing_total += took

@@ -355,16 +355,18 @@ class _RelayPort(RpcReplyPort[Any]):
 
 @final
 class _AckPort(RpcReplyPort[_Outcome]):
-    """Where a worker acknowledges a job: it tells the factory (``report(slot, job, outcome)``
+    """Where a worker acknowledges a job: it tells the factory (``report(slot, job, outcome,
+    generation)``
     is a cast to the factory; an outcome of None means the job was lost on the way)."""
 
-    __slots__ = ("_done", "job_id", "report", "slot")
+    __slots__ = ("_done", "generation", "job_id", "report", "slot")
 
-    def __init__(self, report: Callable[[int, int, _Outcome | None], None], slot: int,
-                 job_id: int) -> None:
+    def __init__(self, report: Callable[[int, int, _Outcome | None, int], None], slot: int,
+                 job_id: int, generation: int) -> None:
         self.report = report
         self.slot = slot
         self.job_id = job_id
+        self.generation = generation  # which worker of the slot (a replacement is the next)
         self._done = False
 
     @property
@@ -379,13 +381,13 @@ class _AckPort(RpcReplyPort[_Outcome]):
         if self._done:
             raise ReplyPortError("this reply port was already answered; a port replies once")
         self._done = True
-        self.report(self.slot, self.job_id, value)
+        self.report(self.slot, self.job_id, value, self.generation)
         return True
 
     def _fail(self, error: CallError) -> None:
         if not self._done:
             self._done = True
-            self.report(self.slot, self.job_id, None)
+            self.report(self.slot, self.job_id, None, self.generation)
 
 
 # ------------------------------------------------------------------------------- the actor

@@ -506,3 +506,23 @@ async def test_a_call_fails_when_its_job_is_discarded_unanswered_or_late() -> No
         await factory.call(None, Double(1), timeout=1)
     with pytest.raises(MessagingError):
         factory.dispatch(None, Double(1))  # type: ignore[arg-type]
+
+
+async def test_several_jobs_in_flight_per_worker_are_all_requeued_when_it_dies() -> None:
+    log = Log()
+    gate = asyncio.Event()
+    factory = await start(log, workers=1, in_flight_per_worker=4)
+    factory.dispatch(None, Hold(0, gate))
+    for n in range(1, 10):
+        factory.dispatch(None, Work(n))
+    await eventually(lambda: len(log.started) == 1)
+    stats = await factory.stats()
+    assert (stats.in_flight, stats.queued) == (4, 6)  # one running, three in its mailbox
+    log.workers[0].myself.kill()
+    await eventually(lambda: len(log.started) == 2)  # the replacement took the held job again
+    stats = await factory.stats()
+    assert stats.requeued == 4
+    gate.set()
+    await completed(factory, 10)
+    assert sorted(n for _, _, n in log.done) == list(range(10))
+    await factory.stop_and_wait(timeout=5)
