@@ -55,10 +55,11 @@ class WorkerContext:
 class Worker(ABC, Generic[K, M, S]):
     """The behaviour of a factory's workers: jobs with keys ``K`` and messages ``M``, state ``S``.
 
-    A worker handles one job at a time. ``handle`` answers an rpc job
-    (``job.msg.reply.send(...)``); a raising ``handle`` fails that job only (logged, counted in
-    the stats; a call gets ``ReplyDropped``) and the worker goes on. Build workers with a
-    callable taking the worker number, so arguments go to the constructor.
+    A worker handles one job at a time. ``handle`` answers an rpc job before it returns
+    (``job.msg.reply.send(...)``): the job ends when ``handle`` returns, and a call left
+    unanswered fails its caller with ``ReplyDropped``. A raising ``handle`` fails that job only
+    (logged, counted in the stats; a call gets ``ReplyDropped``) and the worker goes on. Build
+    workers with a callable taking the worker number, so arguments go to the constructor.
     """
 
     __ractor_job_types__: ClassVar[tuple[Any, Any]] = (None, None)
