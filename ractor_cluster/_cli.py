@@ -337,11 +337,16 @@ async def _run_node(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, on_signal, sig)
     print(f"listening on {info.connection_string}", flush=True)  # signals are handled now
     app_tasks = _AppTasks(loop)
+    started = True
     if module is not None:
         app_tasks.install()
         token = _in_app_start.set(True)
         try:
             await _maybe_await(module.start(node, args.name))
+        except Exception:
+            _log.exception("the app's start(node, name) failed: stopping")
+            started = False
+            stop.set()
         finally:
             _in_app_start.reset(token)
     unix_server = None
@@ -375,7 +380,7 @@ async def _run_node(args: argparse.Namespace) -> int:
             run_discovery(node, strategies, interval=args.discovery_interval, policy=policy)
         )
     await stop.wait()
-    graceful = await _stop_node(args, node, module, app_tasks, discovery)
+    graceful = await _stop_node(args, node, module, app_tasks, discovery) and started
     if unix_server is not None:
         unix_server.close()
     if metrics is not None:

@@ -139,6 +139,15 @@ def test_logs_go_to_stderr_as_json_with_tracebacks_and_source_addresses(
     assert re.search(r"from 127\.0\.0\.1:\d+", auth["message"]), auth
     assert "impostor@somewhere" in auth["message"]
     assert all(set(r) >= {"time", "level", "logger", "message"} for r in records())
+    port = int(a.address.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"\xff" * 8 + b"junk")  # an oversized length prefix
+
+        def frame_logged() -> bool:
+            return any("frame" in r["message"] and "127.0.0.1" in r["message"]
+                       for r in records())
+
+        _until(frame_logged, 10, "the bad frame is logged with its source address")
 
 
 def test_text_logs_by_default_and_the_level_flag(nodes: Callable[..., NodeProcess]) -> None:
@@ -279,6 +288,18 @@ def test_an_app_in_the_current_directory_runs_and_its_tasks_are_cancelled_at_sto
     out, _ = proc.communicate(timeout=20)
     assert out.split() == ["stop", "hook", "cancelled", "stopped"]
     assert proc.returncode == 0
+
+
+def test_an_app_whose_start_fails_is_logged_and_the_node_stops(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text(
+        "def start(node, name):\n"
+        "    raise RuntimeError('no database')\n"
+    )
+    proc = _start(tmp_path, "--app", "broken")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "start(node, name) failed" in err and "RuntimeError: no database" in err
+    assert out.strip() == "stopped"
 
 
 def test_a_missing_app_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
