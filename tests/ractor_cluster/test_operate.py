@@ -295,11 +295,17 @@ def test_an_app_whose_start_fails_is_logged_and_the_node_stops(tmp_path: Path) -
         "def start(node, name):\n"
         "    raise RuntimeError('no database')\n"
     )
-    proc = _start(tmp_path, "--app", "broken")
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 1
-    assert "start(node, name) failed" in err and "RuntimeError: no database" in err
-    assert out.strip() == "stopped"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "ractor_cluster", "node", "--name", "x", "--cookie", "c",
+         "--app", "broken"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 1
+    assert "start(node, name) failed" in done.stderr
+    assert "RuntimeError: no database" in done.stderr
+    lines = done.stdout.split("\n")
+    assert lines[0].startswith("listening on ") and lines[1:] == ["stopped", ""]
 
 
 def test_a_missing_app_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
@@ -453,7 +459,9 @@ def test_two_nodes_that_dial_each_other_keep_one_connection_and_come_back(
         n.replace("a@", "b@") for n in b.rpc("sessions")], 10, "one connection each way")
     # the loser of the election is not redialed while the winner holds the node: once its
     # side said so, over a window of five redial periods, no session starts or ends
-    both = lambda: _stderr(a) + _stderr(b)  # noqa: E731
+    def both() -> str:
+        return _stderr(a) + _stderr(b)
+
     _until(lambda: "redialed when a node goes down" in both()
            or "session_election_lost" in both(), 10, "the loser waits")
     ended = both().count(" ends: ")
