@@ -26,6 +26,7 @@ import math
 import operator
 import struct
 import sys
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -273,7 +274,7 @@ def _bytes_encode(value: Any) -> bytes:
     if type(value) is bytes:
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
+        return bytes(typing.cast(bytes, value))
     raise SerializationError(f"expected bytes, got {type(value).__name__}")
 
 
@@ -357,7 +358,8 @@ def _list_codec(wire: Wire) -> Codec:
     def encode_items(value: Any) -> bytes:
         if not isinstance(value, list):
             raise SerializationError(f"expected a list for {rust}, got {type(value).__name__}")
-        return b"".join([item_encode(v) for v in value])
+        items: list[Any] = typing.cast(Any, value)
+        return b"".join([item_encode(v) for v in items])
 
     def decode_items(data: bytes) -> list[Any]:
         if len(data) % width:
@@ -374,8 +376,9 @@ def _list_codec(wire: Wire) -> Codec:
     if item.kind == "bool":
 
         def encode_bools(value: Any) -> bytes:
-            if type(value) is list and _count_of(map(type, value), bool) == len(value):
-                return bytes(value)
+            items: list[Any] = value
+            if type(items) is list and _count_of(map(type, items), bool) == len(items):
+                return bytes(items)
             return encode_items(value)
 
         def decode_bools(data: bytes) -> list[Any]:
@@ -389,7 +392,7 @@ def _list_codec(wire: Wire) -> Codec:
     code = _array_code(fmt)
 
     def pack_array(value: list[Any]) -> bytes:
-        items = array.array(code, value)
+        items: array.array[Any] = array.array(code, value)
         if _LITTLE_ENDIAN:
             items.byteswap()
         return items.tobytes()
@@ -398,7 +401,7 @@ def _list_codec(wire: Wire) -> Codec:
         n = len(data) // width
         if n <= LIST_STRUCT_MAX:
             return list(structs[n].unpack(data))
-        items = array.array(code)
+        items: array.array[Any] = array.array(code)
         items.frombytes(data)
         if _LITTLE_ENDIAN:
             items.byteswap()
@@ -408,14 +411,15 @@ def _list_codec(wire: Wire) -> Codec:
 
         def encode_f32(value: Any) -> bytes:
             # All floats, none a NaN (keep its bits) nor an infinity: pack them at once.
-            if type(value) is list and _count_of(map(type, value), float) == len(value):
-                total = sum(value)
+            items: list[Any] = value
+            if type(items) is list and _count_of(map(type, items), float) == len(items):
+                total = sum(items)
                 if total - total == 0.0:
                     try:
-                        if len(value) <= LIST_STRUCT_MAX:
-                            return structs[len(value)].pack(*value)
-                        if min(value) >= -_F32_MAX and max(value) <= _F32_MAX:
-                            return pack_array(value)  # (array("f") would make an infinity)
+                        if len(items) <= LIST_STRUCT_MAX:
+                            return structs[len(items)].pack(*items)
+                        if min(items) >= -_F32_MAX and max(items) <= _F32_MAX:
+                            return pack_array(items)  # (array("f") would make an infinity)
                     except OverflowError:  # beyond f32: the item's error
                         pass
             return encode_items(value)
@@ -434,9 +438,10 @@ def _list_codec(wire: Wire) -> Codec:
     if fmt == "B":  # Vec<u8>: one byte per item
 
         def encode_u8(value: Any) -> bytes:
-            if type(value) is list and _count_of(map(type, value), int) == len(value):
+            items: list[Any] = value
+            if type(items) is list and _count_of(map(type, items), int) == len(items):
                 try:
-                    return bytes(value)
+                    return bytes(items)
                 except ValueError:  # out of range: the item's error
                     pass
             return encode_items(value)
@@ -447,11 +452,12 @@ def _list_codec(wire: Wire) -> Codec:
 
     def encode(value: Any) -> bytes:
         # All exact ints (floats): pack them at once; struct refuses one out of range.
-        if type(value) is list and _count_of(map(type, value), item_type) == len(value):
+        items: list[Any] = value
+        if type(items) is list and _count_of(map(type, items), item_type) == len(items):
             try:
-                if len(value) <= LIST_STRUCT_MAX:
-                    return structs[len(value)].pack(*value)
-                return pack_array(value)
+                if len(items) <= LIST_STRUCT_MAX:
+                    return structs[len(items)].pack(*items)
+                return pack_array(items)
             except (struct.error, OverflowError):  # out of range: the item's error
                 pass
         return encode_items(value)
@@ -523,9 +529,11 @@ def _has_non_finite(value: Any) -> bool:
     if isinstance(value, float):
         return not math.isfinite(value)
     if isinstance(value, dict):
-        return any(_has_non_finite(v) for v in value.values())
+        mapping: dict[Any, Any] = typing.cast(Any, value)
+        return any(_has_non_finite(v) for v in mapping.values())
     if isinstance(value, (list, tuple, set, frozenset)):
-        return any(_has_non_finite(v) for v in value)
+        items: list[Any] = typing.cast(Any, value)
+        return any(_has_non_finite(v) for v in items)
     return False
 
 

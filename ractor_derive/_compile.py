@@ -124,7 +124,7 @@ class ArgsSource:
 
     def encode_lines(self, wrap: str = "{}") -> list[str]:
         """The encode body, each returned value formatted through ``wrap``."""
-        out = []
+        out: list[str] = []
         for line in self.encode:
             body = line.lstrip()
             if body.startswith("return "):

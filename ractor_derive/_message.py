@@ -134,8 +134,8 @@ class FamilyInfo:
 
     cls: type[Message]
     cluster: bool
-    casts: dict[str, VariantInfo] = dataclasses.field(default_factory=dict)
-    calls: dict[str, VariantInfo] = dataclasses.field(default_factory=dict)
+    casts: dict[str, VariantInfo] = dataclasses.field(default_factory=dict[str, VariantInfo])
+    calls: dict[str, VariantInfo] = dataclasses.field(default_factory=dict[str, VariantInfo])
 
     @property
     def variants(self) -> list[VariantInfo]:
@@ -151,6 +151,8 @@ class Message:
 
     __ractor_family_info__: ClassVar[FamilyInfo | None] = None
     __ractor_variant__: ClassVar[VariantInfo | None] = None
+    __ractor_family__: ClassVar[Any]
+    """The family, which ``ractor_core`` looks up (set by ``@cluster_message``; None: local)."""
     __ractor_casts__: ClassVar[Mapping[str, Callable[[bytes], Any]]] = _NO_CASTS
     """The decoders of the casts that ``deserialize`` takes on its fast path, by tag."""
     __ractor_calls__: ClassVar[Mapping[str, Callable[[bytes], Any]]] = _NO_CASTS
@@ -173,7 +175,7 @@ class Message:
                 f"({_label(variant.family.cls, variant.cls)} is a variant)"
             )
         try:  # where the class statement is, for tools (ractor-derive gen's messages)
-            cls.__ractor_line__ = sys._getframe(1).f_lineno  # type: ignore[attr-defined]
+            cls.__ractor_line__ = sys._getframe(1).f_lineno  # type: ignore[attr-defined]  # pyright: ignore[reportPrivateUsage]
         except ValueError:
             pass
         user_init = "__init__" in cls.__dict__
@@ -247,7 +249,7 @@ def _deserialize(cls: type[Message], message: SerializedMessage) -> Any:
     if isinstance(message, SerializedCast):
         info = family.casts.get(message.variant)
         other = family.calls
-    elif isinstance(message, SerializedCall):
+    elif isinstance(message, SerializedCall):  # pyright: ignore[reportUnnecessaryIsInstance]
         info = family.calls.get(message.variant)
         other = family.casts
     else:
@@ -307,7 +309,7 @@ def decode_args(cls: type[V], args: bytes) -> V:
     return decoded
 
 
-def _variant_info(cls: type[Any]) -> VariantInfo:
+def _variant_info(cls: object) -> VariantInfo:
     info = cls.__dict__.get("__ractor_variant__") if isinstance(cls, type) else None
     if not isinstance(info, VariantInfo) or info.fallback is None:
         raise MessageDeclarationError(f"{cls!r} is not a cluster message variant")
@@ -366,7 +368,7 @@ def _family_decorator(cluster: bool) -> Callable[[type[T]], type[T]]:
     kind = "@cluster_message" if cluster else "@local_message"
 
     def decorate(cls: type[T]) -> type[T]:
-        if not (isinstance(cls, type) and issubclass(cls, Message)):
+        if not (isinstance(cls, type) and issubclass(cls, Message)):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise MessageDeclarationError(
                 f"{kind} decorates a class that subclasses ractor_derive.Message, got {cls!r}"
             )
@@ -375,7 +377,7 @@ def _family_decorator(cluster: bool) -> Callable[[type[T]], type[T]]:
                 f"{cls.__qualname__}: a family cannot be declared inside another family"
             )
         cls.__ractor_family_info__ = FamilyInfo(cls, cluster)
-        cls.__ractor_family__ = cls if cluster else None  # type: ignore[attr-defined]
+        cls.__ractor_family__ = cls if cluster else None
         cls.__ractor_casts__ = {}
         cls.__ractor_calls__ = {}
         return cls
@@ -443,7 +445,7 @@ def _inherited_owner(cls: type[Any], name: str) -> type[Any] | None:
 
 def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> VariantInfo:
     name = _label(family.cls, cls)
-    if not isinstance(tag, str) or not _TAG.fullmatch(tag) or tag in _RUST_KEYWORDS:
+    if not isinstance(tag, str) or not _TAG.fullmatch(tag) or tag in _RUST_KEYWORDS:  # pyright: ignore[reportUnnecessaryIsInstance]
         raise MessageDeclarationError(
             f"{name}: tag {tag!r} is not a valid variant name: use an ASCII identifier "
             "that is not a Rust keyword (it names the Rust enum variant)"
@@ -455,8 +457,8 @@ def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> VariantInf
         raise MessageDeclarationError(
             f"{name}: a field type cannot be resolved ({exc}); define it before the variant"
         ) from exc
-    fields = []
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+    fields: list[FieldInfo] = []
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
         owner = _inherited_owner(cls, field.name)
         if owner is not None:
             raise MessageDeclarationError(
@@ -519,7 +521,7 @@ def _add_variant(family: FamilyInfo, cls: type[Message], tag: str) -> VariantInf
 # ------------------------------------------------------------------------- general codecs
 
 
-def _general_encoder(info: VariantInfo) -> Callable[[Any], bytes]:
+def general_encoder(info: VariantInfo) -> Callable[[Any], bytes]:
     """Pack the arguments field by field; a failure names the variant and the field."""
     return _encoder(info.plan, _label(info.family.cls, info.cls), info.tag)
 
@@ -548,7 +550,7 @@ def _encoder(fields: Sequence[FieldPlan], label: str, tag: str) -> Callable[[Any
 
 def _builder(cls: type[Any], label: str, tag: str) -> Callable[[dict[str, Any]], Any]:
     """Build a decoded variant from its values; a failure of ``__init__`` names the variant."""
-    fast = _builds_without_init(cls)
+    fast = builds_without_init(cls)
     new = object.__new__
 
     def build(values: dict[str, Any]) -> Any:
@@ -564,7 +566,7 @@ def _builder(cls: type[Any], label: str, tag: str) -> Callable[[dict[str, Any]],
     return build
 
 
-def _general_decoder(info: VariantInfo) -> Callable[[bytes], Any]:
+def general_decoder(info: VariantInfo) -> Callable[[bytes], Any]:
     """Unpack the arguments field by field; a failure names the variant and the field."""
     label = _label(info.family.cls, info.cls)
     return _decoder(info.plan, label, info.tag, _builder(info.cls, label, info.tag))
@@ -610,7 +612,7 @@ def _decoder(fields: Sequence[FieldPlan], label: str, tag: str,
     return decode
 
 
-def _builds_without_init(cls: type[Any]) -> bool:
+def builds_without_init(cls: type[Any]) -> bool:
     """Whether a decoded variant can be built by filling its ``__dict__`` (no validation)."""
     return not hasattr(cls, "__post_init__") and "__slots__" not in cls.__dict__
 
@@ -619,7 +621,7 @@ def _builds_without_init(cls: type[Any]) -> bool:
 
 
 def _plan_of(info: VariantInfo) -> tuple[FieldPlan, ...]:
-    fields = []
+    fields: list[FieldPlan] = []
     for f in info.fields:
         assert f.codec is not None
         fields.append(FieldPlan(f.name, f.codec.wire))
@@ -660,7 +662,7 @@ def _compile_codec(plan: Sequence[FieldPlan], cls: type[T], label: str, tag: str
             return serialized(tag, encode(self))
 
         return ArgsCodec(fallback.encode, fallback.decode, serialize, fallback, None)
-    source = args_source(plan, prefix="_g", cls="_cls", fast_build=_builds_without_init(cls))
+    source = args_source(plan, prefix="_g", cls="_cls", fast_build=builds_without_init(cls))
     ns = materialize(source, plan, fallback, cls, {"_tag": tag, "_Serialized": serialized})
     where = f"<ractor_derive {label}>"
     return ArgsCodec(
@@ -686,7 +688,7 @@ def args_codec(cls: type[T], *, tag: str | None = None, call: bool = False) -> A
     if not dataclasses.is_dataclass(cls):
         raise MessageDeclarationError(f"{cls!r} is not a dataclass")
     hints = typing.get_type_hints(cls, include_extras=True)
-    plan = []
+    plan: list[FieldPlan] = []
     for field in dataclasses.fields(cls):
         try:
             plan.append(FieldPlan(field.name, wire_of(hints.get(field.name, field.type))))
@@ -718,7 +720,7 @@ def _derive_init(info: VariantInfo, user_init: bool) -> None:
     plan = info.plan
     label = _label(info.family.cls, cls)
     tag = info.tag
-    checks = []
+    checks: list[Callable[[Any], None]] = []
     for f in plan:
         encode = codec_of(f.wire).encode
 
@@ -737,16 +739,16 @@ def _derive_init(info: VariantInfo, user_init: bool) -> None:
 
         def checked_init(self: Any, *args: Any, **kwargs: Any) -> None:
             init(self, *args, **kwargs)
-            for f, check in zip(plan, checks, strict=True):
-                check(getattr(self, f.name))
+            for f, field_check in zip(plan, checks, strict=True):
+                field_check(getattr(self, f.name))
 
         new_init: Callable[..., None] = checked_init
     else:
         ns: dict[str, Any] = {"_ractor_MISSING": dataclasses.MISSING,
                               "_ractor_setattr": object.__setattr__}
-        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        for i, (f, check) in enumerate(zip(plan, checks, strict=True)):
-            ns[f"_ractor_check_{i}"] = check
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+        for i, (f, field_check) in enumerate(zip(plan, checks, strict=True)):
+            ns[f"_ractor_check_{i}"] = field_check
             ns[f"_ractor_cls_{i}"] = f.wire.cls
             if defaults[i] == "value":
                 ns[f"_ractor_default_{i}"] = fields[f.name].default

@@ -181,9 +181,9 @@ def wire_of(tp: Any) -> Wire:
             if wire is not None:
                 return wire
         return wire_of(base)
-    if tp is type(None):
-        tp = None
-    if (tp is None or isinstance(tp, type)) and tp in _PLAIN:
+    if tp is None or tp is type(None):
+        return _PLAIN[None]
+    if isinstance(tp, type) and tp in _PLAIN:
         return _PLAIN[tp]
     origin = typing.get_origin(tp)
     if origin is list:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import GenError, MessageDeclarationError
-from .._message import FamilyInfo, Message, VariantInfo, _builds_without_init
+from .._message import FamilyInfo, Message, VariantInfo, builds_without_init
 from .._plan import wire_of
 from .._types import CharKind, FloatKind, IntKind
 from .ir import FamilyIR, FieldIR, ModuleIR, VariantIR
@@ -132,11 +132,11 @@ def _describe(module: types.ModuleType, path: Path, rel: str) -> ModuleIR:
     families.sort(key=lambda f: _line(f))
     derive_names: set[str] = set()
     extra: set[tuple[str, str]] = set()
-    out = []
+    out: list[FamilyIR] = []
     seen_helpers: dict[str, str] = {}
     for family in families:
         info: FamilyInfo = family.__dict__["__ractor_family_info__"]
-        variants = []
+        variants: list[VariantIR] = []
         for variant in info.variants:
             if getattr(module, variant.cls.__name__, None) is not variant.cls:
                 raise GenError(
@@ -213,7 +213,7 @@ def _variant(
     reply = None
     if info.is_call:
         reply = _field("reply", info.reply_type, cluster, derive, extra, rel, info)
-    fast = cluster and _builds_without_init(info.cls)
+    fast = cluster and builds_without_init(info.cls)
     return VariantIR(info.cls.__name__, info.tag, _snake(info.cls.__name__), fields, reply,
                      _line(info.cls), fast)
 

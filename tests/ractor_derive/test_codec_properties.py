@@ -47,7 +47,7 @@ from ractor_derive import (
     from_bytes,
     to_bytes,
 )
-from ractor_derive._message import _general_decoder, _general_encoder
+from ractor_derive._message import general_decoder, general_encoder
 
 from .samples import SAMPLES, Hey, Named, Point, Sample, Several, WithPoint
 
@@ -897,10 +897,10 @@ def test_the_generated_decoder_decodes_and_fails_as_the_general_one(
 ) -> None:
     name, args = case
     info = _info(name)
-    assert _outcome(info.decode_args, args) == _outcome(_general_decoder(info), args)
+    assert _outcome(info.decode_args, args) == _outcome(general_decoder(info), args)
     # and the same for arguments that are not bytes (the generated code takes bytes only)
     assert _outcome(info.decode_args, bytearray(args)) == _outcome(
-        _general_decoder(info), bytearray(args)
+        general_decoder(info), bytearray(args)
     )
 
 
@@ -948,7 +948,7 @@ def _odd_messages(draw: st.DrawFn) -> Sample:
 def test_the_generated_encoder_encodes_and_fails_as_the_general_one(message: Sample) -> None:
     info = type(message).__ractor_variant__
     assert info is not None and info.encode_args is not None
-    general = _general_encoder(info)
+    general = general_encoder(info)
     expected = _outcome(general, message)
     assert _outcome(info.encode_args, message) == expected
     if not info.is_call:

@@ -15,7 +15,7 @@ import pytest
 from ractor_cluster.protocol.control_pb2 import Actor
 from ractor_derive import encode_args
 from ractor_derive._cli import main
-from ractor_derive._message import _general_encoder
+from ractor_derive._message import general_encoder
 
 from ..interop.cargo import rust_binary
 from .golden.kitchen import (
@@ -122,7 +122,7 @@ def test_generated_codecs_write_the_general_paths_bytes_and_read_them_back(sampl
     encode, decode = getattr(gen, f"encode_{snake}"), getattr(gen, f"decode_{snake}")
     info = type(sample).__ractor_variant__
     data = encode(sample)
-    assert data == _general_encoder(info)(sample)
+    assert data == general_encoder(info)(sample)
     assert decode(data) == sample
     # importing the module registered its functions as the variant's codec
     assert info.generated and info.encode_args is encode and info.decode_args is decode
@@ -358,6 +358,6 @@ def test_a_wide_variant_with_long_names_generates_formatted_code(tmp_path: Path)
     encode = gen.encode_a_very_long_variant_name_that_makes_long_global_names
     decode = gen.decode_a_very_long_variant_name_that_makes_long_global_names
     info = cls.__ractor_variant__
-    assert info.encode_args is encode and encode(sample) == _general_encoder(info)(sample)
+    assert info.encode_args is encode and encode(sample) == general_encoder(info)(sample)
     assert decode(encode(sample)) == sample
     assert info.fallback.calls == 0

@@ -45,7 +45,7 @@ from ractor_derive import (
     wire_of,
 )
 from ractor_derive import mypy as plugin
-from ractor_derive._message import _general_decoder, _general_encoder
+from ractor_derive._message import general_decoder, general_encoder
 from ractor_derive._plan import LIST_ITEM_TYPES, SCALAR_TYPES
 
 from .samples import Point
@@ -164,7 +164,7 @@ def test_the_fast_path_takes_every_supported_field_type(name: str) -> None:
     fallback = fallback_of(cls)
     before = fallback.calls
     args = info.encode_args(sample)
-    assert args == _general_encoder(info)(sample)  # the same bytes as the general codec
+    assert args == general_encoder(info)(sample)  # the same bytes as the general codec
     decoded = info.decode_args(args)
     assert all(_same(getattr(decoded, f.name), getattr(sample, f.name)) for f in info.plan)
     message = sample.serialize()
@@ -207,7 +207,7 @@ def test_an_unusual_value_goes_to_the_general_codec_and_gives_its_bytes(
     fallback = fallback_of(cls)
     before = fallback.calls
     try:
-        expected: Any = _general_encoder(info)(sample)
+        expected: Any = general_encoder(info)(sample)
     except SerializationError as exc:
         expected = str(exc)
     try:
@@ -227,7 +227,7 @@ def test_malformed_bytes_go_to_the_general_codec_and_give_its_error(args: bytes)
     with pytest.raises(DeserializationError) as fast:
         info.decode_args(args)
     with pytest.raises(DeserializationError) as general:
-        _general_decoder(info)(args)
+        general_decoder(info)(args)
     assert str(fast.value) == str(general.value)
     assert fallback.calls == before + 1
 
@@ -239,7 +239,7 @@ def test_long_stretches_of_fixed_width_fields_round_trip() -> None:
     info = cls.__ractor_variant__
     fallback = fallback_of(cls)
     args = info.encode_args(sample)
-    assert args == _general_encoder(info)(sample)
+    assert args == general_encoder(info)(sample)
     assert info.decode_args(args) == sample
     assert fallback.calls == 0
 
