@@ -225,9 +225,9 @@ class ServerHandshake(_Handshake):
 
 @dataclass(frozen=True, slots=True)
 class ThrottlePolicy:
-    """Backoff of authentication failures per source address: after ``free`` failures, that
-    address is refused for ``initial`` seconds, doubling per further failure up to
-    ``maximum``; ``forget`` seconds without a failure clear its record."""
+    """Backoff of authentication failures per source address: after ``free`` failures in a
+    row, that address is refused for ``initial`` seconds, doubling per further failure up
+    to ``maximum``; ``forget`` seconds without a failure clear its record."""
 
     free: int = 5
     initial: float = 0.5
@@ -274,8 +274,8 @@ class AuthThrottle:
         record = records.pop(address, None)  # re-inserted last: the dict is in age order
         count = 1 if record is None or now - record[1] > policy.forget else record[0] + 1
         block = 0.0
-        if count > policy.free:
-            block = min(policy.maximum, policy.initial * 2.0 ** min(count - policy.free - 1, 64))
+        if count >= policy.free:
+            block = min(policy.maximum, policy.initial * 2.0 ** min(count - policy.free, 64))
         records[address] = (count, now, now + block)
         while len(records) > self.max_tracked:
             del records[next(iter(records))]

@@ -33,11 +33,11 @@ pytestmark = pytest.mark.timeout(30)
 
 
 def test_the_throttle_lets_a_few_failures_through_then_backs_off_doubling() -> None:
-    throttle = AuthThrottle(ThrottlePolicy(free=2, initial=1.0, maximum=4.0, forget=100.0))
+    throttle = AuthThrottle(ThrottlePolicy(free=3, initial=1.0, maximum=4.0, forget=100.0))
     assert throttle.failed("10.0.0.1", 0.0) == 0.0
     assert throttle.failed("10.0.0.1", 0.1) == 0.0
     assert throttle.blocked("10.0.0.1", 0.2) == 0.0
-    assert throttle.failed("10.0.0.1", 0.3) == 1.0
+    assert throttle.failed("10.0.0.1", 0.3) == 1.0  # the third in a row
     assert throttle.blocked("10.0.0.1", 0.5) == pytest.approx(0.8)
     assert throttle.blocked("10.0.0.2", 0.5) == 0.0  # per address
     assert throttle.failed("10.0.0.1", 1.4) == 2.0
