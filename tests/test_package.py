@@ -14,7 +14,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["ractor_core", "ractor_derive", "ractor_cluster"]
-PUBLIC_MODULES = [*PACKAGES, "ractor_core.transport", "ractor_core.pg", "ractor_core.supervisor"]
+PUBLIC_MODULES = [
+    *PACKAGES,
+    "ractor_core.transport",
+    "ractor_core.pg",
+    "ractor_core.supervisor",
+    "ractor_core.factory",
+]
 
 
 @pytest.mark.parametrize("package", PACKAGES)
