@@ -43,6 +43,7 @@ from ._client import (
     client_connect,
     client_connect_enc,
     client_connect_external,
+    parse_address,
 )
 from ._discovery import SeedsDns, SeedsFile, SeedStrategy, run_discovery
 from ._errors import ClientConnectError
@@ -303,6 +304,12 @@ async def _run_node(args: argparse.Namespace) -> int:
         auth_throttle=None if args.no_auth_throttle else ThrottlePolicy(),
     )
     strategies = _strategies(args)
+    for address in args.connect:
+        try:
+            parse_address(address)
+        except ClientConnectError as exc:
+            print(f"ractor-cluster: --connect: {exc}", file=sys.stderr)
+            return 1
     try:
         node = await spawn(server, None, name="node_server")
     except RactorError as exc:
