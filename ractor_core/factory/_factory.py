@@ -26,7 +26,14 @@ from typing import Any, Generic, TypeVar, final
 
 from .. import pg
 from .._actor import Actor
-from .._errors import CallTimeout, MailboxFull, MessagingError, ReplyDropped, WaitTimeout
+from .._errors import (
+    CallTimeout,
+    MailboxFull,
+    MessagingError,
+    ReplyDropped,
+    SpawnError,
+    WaitTimeout,
+)
 from .._message import Call, SerializedCast, SerializedMessage, _Asks, _FuturePort
 from .._ref import ActorRef, spawn, spawn_linked
 from .._supervision import (
@@ -262,7 +269,7 @@ class _GetStats(Call[FactoryStats]):
 
 
 @final
-class _Resize(Call[int]):
+class _Resize(Call["int | SpawnError"]):
     __slots__ = ("count",)
 
     def __init__(self, count: int) -> None:
@@ -335,6 +342,7 @@ def _fail_caller(job: Job[Any, Any], why: str) -> None:
 class _FactoryActor(Actor[_FactoryMsg, _State, None]):
     def __init__(self, settings: _Settings) -> None:
         self.s = settings
+        self._held: _State | None = None  # the jobs to report if post_stop does not run
 
     # -- lifecycle
 
@@ -352,6 +360,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             pg.monitor_scope(s.scope, myself)
             for ref in pg.get_scoped_members(s.scope, s.group):
                 self._add_slot(st, ref, builder=False)
+        self._held = st
         return st
 
     async def post_start(self, myself: ActorRef[_FactoryMsg], state: _State) -> None:
@@ -360,6 +369,27 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             await self.s.hooks.on_factory_started(Factory(_TOKEN, myself))
 
     async def post_stop(self, myself: ActorRef[_FactoryMsg], state: _State) -> None:
+        self._held = None
+        own = self._shut_down(state)
+        try:
+            await asyncio.gather(*(ref.wait(5.0) for ref in own))
+        except WaitTimeout:
+            for ref in own:
+                ref.kill()
+        if self.s.hooks is not None:
+            await self.s.hooks.on_factory_stopped()
+
+    def release(self) -> None:
+        """A factory killed, or failed: report the jobs it held (as ``post_stop`` would); its
+        own workers were killed with it."""
+        state = self._held
+        if state is not None:
+            self._held = None
+            self._shut_down(state)
+
+    def _shut_down(self, state: _State) -> list[ActorRef[Any]]:
+        """Stop the ticks and the own workers (an idle one gracefully, a busy one killed) and
+        give every job held to the discard handler (``SHUTDOWN``); the workers stopped."""
         if state.timer is not None:
             state.timer.cancel()
         jobs = state.queue.take_all()
@@ -375,13 +405,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         state.free.clear()
         for job in jobs:
             self._discard(state, job, DiscardReason.SHUTDOWN)
-        try:
-            await asyncio.gather(*(ref.wait(5.0) for ref in own))
-        except WaitTimeout:
-            for ref in own:
-                ref.kill()
-        if self.s.hooks is not None:
-            await self.s.hooks.on_factory_stopped()
+        return own
 
     # -- messages
 
@@ -396,7 +420,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         elif type(message) is _GetStats:
             message.reply.send(self._stats(state))
         elif type(message) is _Resize:
-            message.reply.send(await self._resize(state, message.count))
+            size, error = await self._resize(state, message.count)
+            message.reply.send(size if error is None else error)
         elif type(message) is _Drain and not state.draining:
             state.draining = True
             if self.s.hooks is not None:
@@ -436,6 +461,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             slot.ref = ref
             slot.stuck = False
             st.by_actor[ref.id] = slot
+            self._make_free(st, slot)
             self._feed(st, slot)
 
     def _add_slot(self, st: _State, ref: ActorRef[Any], builder: bool,
@@ -465,7 +491,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         slot.in_flight.clear()
         for job in lost:
             self._leave(st, job)
-        replace = slot.builder and not slot.retiring and not st.draining
+        # a worker lost during a drain is replaced too: the drain waits for its jobs
+        replace = slot.builder and not slot.retiring
         if not replace:
             self._remove_slot(st, slot)
         self._lost_jobs(st, lost)
@@ -478,9 +505,6 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                              st.myself.id, slot.id, exc)
                 self._remove_slot(st, slot)
                 self._reroute(st, slot)
-            else:
-                st.free[slot.id] = slot
-                self._feed(st, slot)
         else:
             self._reroute(st, slot)  # never started: route them again
         self._feed_all(st)
@@ -541,13 +565,25 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         for job in reversed(again):
             st.queue.push_front(job)
 
-    async def _resize(self, st: _State, count: int) -> int:
+    async def _resize(self, st: _State, count: int) -> tuple[int, SpawnError | None]:
+        """Grow or shrink the pool to ``count``; the size reached, and why it is short of
+        ``count`` when a new worker failed to start (the factory goes on without it)."""
         if self.s.builder is None or st.draining:
-            return self._active(st)
+            return self._active(st), None
         count = max(count, 0)
         active = sorted((s for s in st.slots.values() if not s.retiring), key=lambda s: s.id)
         for _ in range(count - len(active)):
-            await self._spawn_worker(st, next(st.next_slot))
+            try:
+                await self._spawn_worker(st, next(st.next_slot))
+            except Exception as exc:
+                size = self._active(st)
+                error = SpawnError(
+                    f"factory {st.myself.id}: a new worker failed to start ({exc}); the pool "
+                    f"has {size} worker{'' if size == 1 else 's'}, {count} were asked for"
+                )
+                error.__cause__ = exc
+                _log.warning("%s", error)
+                return size, error
         for slot in active[count:] if count < len(active) else ():
             slot.retiring = True
             st.active = None
@@ -556,7 +592,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             if not slot.in_flight:
                 self._retire(st, slot)
         self._feed_all(st)
-        return self._active(st)
+        return self._active(st), None
 
     def _retire(self, st: _State, slot: _Slot) -> None:
         self._remove_slot(st, slot)
@@ -574,7 +610,13 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         if st.draining:
             self._discard(st, job, DiscardReason.SHUTDOWN)
             return
-        self._route(st, job)
+        try:
+            self._route(st, job)
+        except Exception as exc:  # a custom hasher that raised: that job fails, not the factory
+            _log.warning("factory %s: job %s could not be routed: %r", st.myself.id, job.id, exc)
+            self._leave(st, job)
+            st.failed += 1
+            _fail_caller(job, f"the job could not be routed: {exc!r}")
 
     def _route(self, st: _State, job: Job[Any, Any]) -> None:
         routing = self.s.routing
@@ -688,16 +730,18 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             queued = ref._cell.put_call(ref, msg, port)
         except MessagingError as exc:
             port._done = True
-            if ref.is_alive:  # the job itself cannot be sent (a message without a codec)
+            if ref._cell.accepting(ref):  # the job itself cannot be sent (no codec)
                 del slot.in_flight[job.id]
                 self._leave(st, job)
                 st.failed += 1
                 _log.warning("factory %s: job %s cannot be sent to worker %s: %s",
                              st.myself.id, job.id, slot.id, exc)
                 _fail_caller(job, f"the job could not be sent to its worker: {exc}")
-                if len(slot.in_flight) < self.s.in_flight_per_worker:
-                    st.free[slot.id] = slot
-            return  # a gone worker: its termination event re-queues the job
+                self._make_free(st, slot)
+            else:  # a worker that stops or stopped: its termination event re-queues the job
+                slot.stuck = True  # and it gets no more jobs meanwhile
+                st.free.pop(slot.id, None)
+            return
         if not queued:  # a congested connection: send when it has room
             asyncio.get_running_loop().create_task(self._send_later(ref, msg, port))
 
@@ -711,7 +755,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             asyncio.get_running_loop().create_task(
                 self._cast_later(ref, cast, st.myself, slot.id, job.id))
         except MessagingError as exc:
-            if ref.is_alive:  # the job itself cannot be sent (a message without a codec)
+            if ref._cell.accepting(ref):  # the job itself cannot be sent (no codec)
                 del slot.in_flight[job.id]
                 self._leave(st, job)
                 st.failed += 1
@@ -760,9 +804,13 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             return  # a worker that was replaced meanwhile
         entry = slot.in_flight.pop(done.job_id, None)
         if entry is None:  # stale: the job was declared lost or stuck meanwhile
-            if slot.stuck and slot.ref.is_alive:  # a stuck worker that answers is back
+            # a stuck worker that answers is back (unless it is going: killed, stopping)
+            if slot.stuck and slot.ref._cell.accepting(slot.ref):
                 slot.stuck = False
                 self._make_free(st, slot)
+                self._feed(st, slot)
+                if st.draining:
+                    self._maybe_stop(st)
             return
         job, started = entry
         if st.track_keys:
@@ -836,13 +884,21 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                         slot.ref.kill()  # its termination replaces it
         discard = self.s.discard
         if discard is not None and discard.controller is not None and st.limit is not None:
-            st.limit = max(0, await discard.controller.compute(st.limit))
+            try:
+                st.limit = max(0, int(await discard.controller.compute(st.limit)))
+            except Exception as exc:  # keep the limit; a controller's error is not the jobs'
+                _log.warning("factory %s: the discard controller raised: %r", st.myself.id, exc)
         capacity = self.s.capacity
         if capacity is not None and self.s.builder is not None and not st.draining:
             current = self._active(st)
-            wanted = await capacity.pool_size(current)
+            try:
+                wanted = int(await capacity.pool_size(current))
+            except Exception as exc:
+                _log.warning("factory %s: the capacity controller raised: %r",
+                             st.myself.id, exc)
+                wanted = current
             if wanted != current:
-                await self._resize(st, wanted)
+                await self._resize(st, wanted)  # a worker that fails to start is logged
         if st.draining:
             await self._check_drained(st)
 
@@ -890,6 +946,16 @@ def _is_call(msg: object) -> bool:
     return isinstance(msg, Call)
 
 
+def _check_key(key: object) -> None:
+    try:
+        hash(key)
+    except TypeError:
+        raise TypeError(
+            f"a job key is hashable (routings hash it, and keep a key's jobs together), got "
+            f"{type(key).__name__} {key!r}"
+        ) from None
+
+
 @final
 class Factory(Generic[K, M]):
     """Handle to a factory taking jobs with keys ``K`` and messages ``M`` (built by
@@ -919,11 +985,13 @@ class Factory(Generic[K, M]):
 
         Raises:
             MessagingError: the factory has stopped; ``unsent`` holds the job.
+            TypeError: ``key`` is not hashable.
         """
         if _is_call(msg):
             raise MessagingError(
                 f"{type(msg).__name__} is an rpc message (Call); send it with call()", msg
             )
+        _check_key(key)
         self.ref.cast(Job(key, msg, priority=priority, ttl=ttl))
 
     async def call(self, key: K, msg: _Asks[R], *, timeout: float | None = None,
@@ -934,9 +1002,11 @@ class Factory(Generic[K, M]):
             MessagingError: the factory has stopped.
             CallTimeout: no reply within ``timeout`` seconds.
             ReplyDropped: the job was discarded, its worker failed it, or did not answer.
+            TypeError: ``msg`` is not an rpc message, or ``key`` is not hashable.
         """
         if not isinstance(msg, Call):
             raise TypeError(f"call() takes an rpc message (a Call subclass), got {msg!r}")
+        _check_key(key)
         message: Any = msg
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[R] = loop.create_future()
@@ -964,8 +1034,16 @@ class Factory(Generic[K, M]):
     async def resize(self, workers: int, timeout: float | None = 30.0) -> int:
         """Grow or shrink the pool to ``workers`` (a factory of its own workers only: a group
         factory's pool is its group); returns the new size. Retired workers finish the jobs
-        they hold; their queued jobs go to the others."""
-        return await self.ref.call(_Resize(workers), timeout)
+        they hold; their queued jobs go to the others.
+
+        Raises:
+            SpawnError: a new worker failed to start; the message tells the pool's size, and
+                the factory goes on with the workers it has.
+        """
+        result = await self.ref.call(_Resize(workers), timeout)
+        if isinstance(result, SpawnError):
+            raise result
+        return result
 
     def drain(self) -> None:
         """Take no more jobs (new ones are discarded, ``SHUTDOWN``), finish every job held,

@@ -1,0 +1,244 @@
+"""Factories under stress: workers lost during a drain or a resize, workers that stop on their
+own, a stuck worker that comes back, user callbacks that raise, a killed factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ractor_core import ReplyDropped
+from ractor_core.factory import (
+    CapacityController,
+    CustomHashing,
+    DeadMansSwitch,
+    DiscardController,
+    DiscardReason,
+    DiscardSettings,
+    Job,
+    KeyPersistent,
+    Queuer,
+    Routing,
+    StickyQueuer,
+    Worker,
+    WorkerContext,
+    spawn_factory,
+)
+
+from .test_factory import Double, Log, Recorder, Work, eventually
+
+pytestmark = pytest.mark.timeout(30)
+
+Discards = list[tuple[Any, DiscardReason]]
+
+
+def recorder(discards: Discards) -> Callable[[Job[Any, Any], DiscardReason], None]:
+    def record(job: Job[Any, Any], why: DiscardReason) -> None:
+        discards.append((job.msg, why))
+
+    return record
+
+
+class Flaky(Worker[Any, Any, None]):
+    """``"die"`` kills the worker (mid-job), ``"quit"`` stops it after the job; ``post_stop``
+    takes a while (as closing a connection would); anything else takes ``delay`` seconds."""
+
+    def __init__(self, wid: int, log: list[tuple[int, Any, int]], fail_from: int = 10**9,
+                 delay: float = 0.01) -> None:
+        self.wid = wid
+        self.log = log
+        self.fail_from = fail_from
+        self.delay = delay
+
+    async def pre_start(self, ctx: WorkerContext) -> None:
+        if ctx.worker_id >= self.fail_from:
+            raise RuntimeError(f"worker {ctx.worker_id} cannot reach its database")
+
+    async def handle(self, ctx: WorkerContext, job: Job[Any, Any], state: None) -> None:
+        self.log.append((ctx.worker_id, job.msg, ctx.myself.mailbox_len))
+        if job.msg == "die":
+            ctx.myself.kill()
+            await asyncio.sleep(5)
+        elif job.msg == "quit":
+            ctx.myself.stop("unhealthy")
+        elif isinstance(job.msg, Double):
+            job.msg.reply.send(job.msg.n * 2)
+        else:
+            await asyncio.sleep(self.delay)
+
+    async def post_stop(self, ctx: WorkerContext, state: None) -> None:
+        await asyncio.sleep(0.05)
+
+
+def flaky(log: list[tuple[int, Any, int]], **kwargs: Any) -> Callable[[int], Flaky]:
+    def build(wid: int) -> Flaky:
+        return Flaky(wid, log, **kwargs)
+
+    return build
+
+
+@pytest.mark.parametrize("routing", [Queuer(), KeyPersistent()], ids=repr)
+async def test_a_worker_lost_during_a_drain_is_replaced_and_the_drain_ends(
+    routing: Routing,
+) -> None:
+    log: list[tuple[int, Any, int]] = []
+    discards: Discards = []
+    factory = await spawn_factory(flaky(log), workers=1, routing=routing,
+                                  discard_handler=recorder(discards), max_retries=0)
+    factory.dispatch("k", "die")
+    for n in range(3):
+        factory.dispatch("k", n)
+    factory.drain()
+    await factory.wait(timeout=5.0)  # was: the queue waited for a worker that never came
+    assert [msg for _, msg, _ in log if msg != "die"] == [0, 1, 2]
+    assert discards == [("die", DiscardReason.WORKER_LOST)]
+
+
+async def test_a_job_sent_to_a_worker_that_is_stopping_is_requeued_not_failed() -> None:
+    log: list[tuple[int, Any, int]] = []
+    discards: Discards = []
+    factory = await spawn_factory(flaky(log), workers=1, discard_handler=recorder(discards))
+    factory.dispatch("k", "quit")  # the worker stops itself after this job
+    factory.dispatch("k", 1)
+    reply = await factory.call("k", Double(21), timeout=5.0)
+    assert reply == 42
+    stats = await factory.stats()
+    assert stats.failed == 0 and discards == []
+    assert [msg for _, msg, _ in log] == ["quit", 1, Double(21)]
+    await factory.stop_and_wait(timeout=5.0)
+
+
+async def test_a_replacement_worker_holds_no_more_than_in_flight_per_worker() -> None:
+    log: list[tuple[int, Any, int]] = []
+    factory = await spawn_factory(flaky(log, delay=0.05), workers=1)
+    factory.dispatch("k", "die")
+    factory.dispatch("k", "a")  # waits in the factory's queue, then goes to the replacement
+    await eventually(lambda: any(msg == "a" for _, msg, _ in log), what="'a' started")
+    factory.dispatch("k", "b")  # must wait at the factory: the replacement is busy
+    stats = await factory.stats()
+    assert (stats.in_flight, stats.queued) == (1, 1)
+    await factory.drain_and_wait(timeout=5.0)
+    assert [(msg, queued) for _, msg, queued in log if msg != "die"] == [("a", 0), ("b", 0)]
+
+
+@pytest.mark.parametrize("routing", [Queuer(), KeyPersistent()], ids=repr)
+async def test_a_stuck_worker_that_answers_late_gets_its_waiting_jobs(routing: Routing) -> None:
+    log = Log()
+    discards: Discards = []
+    factory = await spawn_factory(
+        lambda wid: Recorder(log), workers=1, routing=routing, tick=0.01,
+        dead_mans_switch=DeadMansSwitch(0.05, kill_worker=False),
+        discard_handler=recorder(discards),
+    )
+    factory.dispatch("k", Work(1, delay=0.3))
+    await eventually(lambda: bool(discards), what="the job declared stuck")
+    factory.dispatch("k", Work(2))  # waits: the worker is stuck
+    # the stuck job finishes; the waiting job must then run, and the drain end
+    await factory.drain_and_wait(timeout=5.0)
+    assert [n for _, _, n in log.done] == [1, 2]
+    assert discards == [(Work(1, delay=0.3), DiscardReason.STUCK)]
+
+
+async def test_a_resize_whose_new_worker_fails_to_start_keeps_the_factory_and_its_jobs() -> None:
+    log: list[tuple[int, Any, int]] = []
+    discards: Discards = []
+    factory = await spawn_factory(flaky(log, fail_from=1), workers=1,
+                                  discard_handler=recorder(discards))
+    for n in range(4):
+        factory.dispatch("k", n)
+    with pytest.raises(Exception, match="cannot reach its database") as raised:
+        await factory.resize(3, timeout=5.0)
+    assert "1 worker" in str(raised.value)  # says where the pool stands
+    assert factory.is_alive
+    await factory.drain_and_wait(timeout=5.0)
+    assert sorted(msg for _, msg, _ in log) == [0, 1, 2, 3] and discards == []
+
+
+class Grow(CapacityController):
+    async def pool_size(self, current: int) -> int:
+        return 3
+
+
+class Broken(CapacityController, DiscardController):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def pool_size(self, current: int) -> int:
+        self.calls += 1
+        raise RuntimeError("metrics unavailable")
+
+    async def compute(self, current_limit: int) -> int:
+        self.calls += 1
+        raise RuntimeError("metrics unavailable")
+
+
+async def test_a_capacity_controller_that_cannot_grow_the_pool_keeps_the_factory() -> None:
+    log: list[tuple[int, Any, int]] = []
+    factory = await spawn_factory(flaky(log, fail_from=1, delay=0.03), workers=1,
+                                  capacity=Grow(), tick=0.01)
+    for n in range(4):
+        factory.dispatch("k", n)
+    await eventually(lambda: len(log) >= 2, what="two jobs started")  # ticks came meanwhile
+    assert factory.is_alive
+    await factory.drain_and_wait(timeout=5.0)
+    assert sorted(msg for _, msg, _ in log) == [0, 1, 2, 3]
+
+
+async def test_controllers_that_raise_are_logged_and_the_factory_goes_on() -> None:
+    log: list[tuple[int, Any, int]] = []
+    broken = Broken()
+    factory = await spawn_factory(flaky(log), workers=1, capacity=broken, tick=0.01,
+                                  discard=DiscardSettings(10, controller=broken))
+    await eventually(lambda: broken.calls >= 4, what="the controllers asked")
+    factory.dispatch("k", 1)
+    await factory.drain_and_wait(timeout=5.0)
+    assert [msg for _, msg, _ in log] == [1]
+
+
+@pytest.mark.parametrize("routing", [Queuer(), KeyPersistent(), StickyQueuer()], ids=repr)
+async def test_an_unhashable_key_is_refused_at_dispatch(routing: Routing) -> None:
+    log: list[tuple[int, Any, int]] = []
+    factory = await spawn_factory(flaky(log), workers=1, routing=routing)
+    with pytest.raises(TypeError, match="hashable"):
+        factory.dispatch(["a", "list"], 1)
+    with pytest.raises(TypeError, match="hashable"):
+        await factory.call({"a": "dict"}, Double(1), timeout=1.0)
+    factory.dispatch("k", 2)
+    await factory.drain_and_wait(timeout=5.0)
+    assert [msg for _, msg, _ in log] == [2]
+
+
+async def test_a_killed_factory_reports_the_jobs_it_held_and_fails_their_callers() -> None:
+    log: list[tuple[int, Any, int]] = []
+    discards: Discards = []
+    factory = await spawn_factory(flaky(log, delay=5.0), workers=1,
+                                  discard_handler=recorder(discards))
+    factory.dispatch("k", 1)
+    factory.dispatch("k", 2)
+    call = asyncio.ensure_future(factory.call("k", Double(3), timeout=5.0))
+    await eventually(lambda: bool(log), what="the first job started")
+    await factory.ref.kill_and_wait(timeout=5.0)
+    with pytest.raises(ReplyDropped, match="shutdown"):
+        await asyncio.wait_for(call, 5.0)
+    assert sorted(repr(msg) for msg, _ in discards) == sorted(["1", "2", repr(Double(3))])
+    assert {why for _, why in discards} == {DiscardReason.SHUTDOWN}
+
+
+async def test_a_factory_whose_routing_raises_fails_that_job_only() -> None:
+    def picky(key: Any, count: int) -> int:
+        if key == "bad":
+            raise ValueError("no worker for 'bad'")
+        return 0
+
+    log: list[tuple[int, Any, int]] = []
+    discards: Discards = []
+    factory = await spawn_factory(flaky(log), workers=1, routing=CustomHashing(picky),
+                                  discard_handler=recorder(discards))
+    with pytest.raises(ReplyDropped, match="no worker for 'bad'"):
+        await factory.call("bad", Double(1), timeout=5.0)
+    assert await factory.call("good", Double(2), timeout=5.0) == 4
+    stats = await factory.stats()
+    assert stats.failed == 1
+    await factory.stop_and_wait(timeout=5.0)
