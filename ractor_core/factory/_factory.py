@@ -541,12 +541,13 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                         del st.keys[job.key]
 
     def _holder(self, st: _State, key: Any) -> _Slot | None:
-        """The worker holding jobs of ``key`` (key-tracking routings)."""
+        """The worker holding jobs of ``key`` (key-tracking routings); a retiring worker too,
+        so that a key's jobs keep their order until it has finished the ones it holds."""
         held = st.keys.get(key)
         if held:
             for sid in held:
                 slot = st.slots.get(sid)
-                if slot is not None and not slot.retiring:
+                if slot is not None:
                     return slot
         return None
 
@@ -1034,7 +1035,9 @@ class Factory(Generic[K, M]):
     async def resize(self, workers: int, timeout: float | None = 30.0) -> int:
         """Grow or shrink the pool to ``workers`` (a factory of its own workers only: a group
         factory's pool is its group); returns the new size. Retired workers finish the jobs
-        they hold; their queued jobs go to the others.
+        they hold; their queued jobs go to the others (under key-tracking routings, those of
+        a key a retiring worker is busy with stay with it, so the key's jobs keep their
+        order).
 
         Raises:
             SpawnError: a new worker failed to start; the message tells the pool's size, and

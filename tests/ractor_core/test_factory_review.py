@@ -27,7 +27,7 @@ from ractor_core.factory import (
     spawn_factory,
 )
 
-from .test_factory import Double, Log, Recorder, Work, eventually
+from .test_factory import Double, Hold, Log, Msg, Recorder, Work, eventually
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -242,3 +242,46 @@ async def test_a_factory_whose_routing_raises_fails_that_job_only() -> None:
     stats = await factory.stats()
     assert stats.failed == 1
     await factory.stop_and_wait(timeout=5.0)
+
+
+class Timeline(Worker[Any, Msg, None]):
+    """Logs ("start" | "done", worker, key, n) in one timeline."""
+
+    def __init__(self, events: list[tuple[str, int, Any, int]]) -> None:
+        self.events = events
+
+    async def pre_start(self, ctx: WorkerContext) -> None:
+        return None
+
+    async def handle(self, ctx: WorkerContext, job: Job[Any, Msg], state: None) -> None:
+        msg = job.msg
+        assert isinstance(msg, (Work, Hold))
+        self.events.append(("start", ctx.worker_id, job.key, msg.n))
+        if isinstance(msg, Hold):
+            await msg.gate.wait()
+        else:
+            await asyncio.sleep(msg.delay)
+        self.events.append(("done", ctx.worker_id, job.key, msg.n))
+
+
+@pytest.mark.parametrize("routing", [KeyPersistent(), StickyQueuer()], ids=repr)
+async def test_a_key_busy_on_a_retiring_worker_keeps_its_order(routing: Routing) -> None:
+    events: list[tuple[str, int, Any, int]] = []
+    factory = await spawn_factory(lambda wid: Timeline(events), workers=2, routing=routing)
+    keys = [f"k{i}" for i in range(100)]
+    other = next(k for k in keys if hash(k) % 2 == 0)  # worker 0's (key-persistent)
+    key = next(k for k in keys if hash(k) % 2 == 1)  # worker 1's
+    gate0, gate1 = asyncio.Event(), asyncio.Event()
+    factory.dispatch(other, Hold(0, gate0))  # worker 0 busy: the sticky queuer picks 1
+    factory.dispatch(key, Hold(1, gate1))
+    await eventually(lambda: ("start", 1, key, 1) in events, what="worker 1 busy with the key")
+    gate0.set()
+    await eventually(lambda: ("done", 0, other, 0) in events, what="worker 0 done")
+    factory.dispatch(key, Work(2))  # waits behind the job of its key, on worker 1
+    assert await factory.resize(1, timeout=5.0) == 1  # worker 1 retires
+    stats = await factory.stats()
+    assert (stats.in_flight, stats.queued) == (1, 1)  # was: sent at once to worker 0
+    gate1.set()
+    await factory.drain_and_wait(timeout=5.0)
+    mine = [(what, n) for what, _, k, n in events if k == key]
+    assert mine == [("start", 1), ("done", 1), ("start", 2), ("done", 2)], events
