@@ -267,8 +267,12 @@ def _encode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
     if checks:
         lines += _condition("    ", "if", checks, "and")
     lines.append(f"{outer}try:")
-    lines += body
-    lines += _join(pad, "_r = ", segments)
+    if segments == ["_p0"]:  # one struct call: it is the result
+        body = [line.replace(f"{pad}_p0 = ", f"{pad}_r = ", 1) for line in body]
+        lines += body
+    else:
+        lines += body
+        lines += _join(pad, "_r = ", segments)
     lines.append(f"{outer}except {ENCODE_ERRORS}:")
     lines.append(f"{pad}pass")
     lines.append(f"{outer}else:")
