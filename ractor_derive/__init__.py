@@ -2,7 +2,9 @@
 
 ``@cluster_message`` mirrors ``#[derive(RactorClusterMessage)]`` and ``@local_message``
 mirrors ``#[derive(RactorMessage)]``; ``to_bytes`` / ``from_bytes`` are the
-``BytesConvertable`` encodings of field types.
+``BytesConvertable`` encodings of field types. What a field type's bytes are is decided once,
+by ``wire_of`` (the wire plan), which the codecs, the compiled variant codecs, ``ractor-derive
+gen`` and the mypy plugin all read; ``args_codec`` gives a plain dataclass the same codec.
 """
 
 from __future__ import annotations
