@@ -1,46 +1,84 @@
-"""The actors of ``ractor-cluster demo``: messages declared without the decorators.
+"""The actors of ``ractor-cluster demo``, with hand-written codecs.
 
-The demo's messages are plain frozen dataclasses that implement the core's message protocol
-(``serialize``, a family's ``deserialize``, ``encode_reply`` / ``decode_reply``) by hand, which
-is how to declare a cluster message without ``@cluster_message``. Their argument bytes come
-from ``ractor_derive.args_codec``, the codec the derive compiles from the wire plan (each field
-be64-length-prefixed, as the Rust derive); replies are a Rust ``String``, raw UTF-8.
+The demo needs no ``ractor_derive`` (``ractor_cluster`` does not import it): it implements
+the core's message protocol by hand, which is also how to declare a cluster message without
+the decorators. Wire format as the Rust derive: each field be64-length-prefixed, replies raw
+UTF-8. ``tests/ractor_derive/test_plan.py`` checks these bytes against ``ractor_derive``'s wire
+plan (``args_codec`` of the same dataclasses), so this layout is not a second source of truth.
 """
 
 from __future__ import annotations
 
+import struct
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
 from ractor_core import Actor, ActorRef, Call, pg
-from ractor_core.transport import SerializedCast, SerializedMessage
-from ractor_derive import ArgsCodec, DeserializationError, args_codec, codec_for
+from ractor_core.transport import SerializedCall, SerializedCast, SerializedMessage
 
 from ._remote_actor import remote_actors
 
 __all__ = ["DEMO_GROUP", "Ask", "DemoMsg", "EchoActor", "Relay", "Shout", "start"]
 
 DEMO_GROUP = "demo"
-_REPLY = codec_for(str)
+_LEN = struct.Struct(">Q")
+
+
+def _pack(*fields: str) -> bytes:
+    out = b""
+    for text in fields:
+        data = text.encode("utf-8")
+        out += _LEN.pack(len(data)) + data
+    return out
+
+
+def _unpack(args: bytes, count: int) -> list[str]:
+    fields: list[str] = []
+    pos = 0
+    for _ in range(count):
+        if len(args) - pos < 8:
+            raise ValueError("truncated field length")
+        (size,) = _LEN.unpack_from(args, pos)
+        pos += 8
+        if size > len(args) - pos:
+            raise ValueError("field runs past the end")
+        fields.append(args[pos : pos + size].decode("utf-8"))
+        pos += size
+    if pos != len(args):
+        raise ValueError("trailing bytes")
+    return fields
+
+
+def _encode_str(value: str) -> bytes:
+    return value.encode("utf-8")
+
+
+def _decode_str(data: bytes) -> str:
+    return data.decode("utf-8")
 
 
 class _Variant:
-    codec: ClassVar[ArgsCodec[Any]]
+    tag: ClassVar[str]
     __ractor_family__: ClassVar[Any]
+
+    def _fields(self) -> tuple[str, ...]:
+        raise NotImplementedError
 
     def serialize(self) -> SerializedMessage:
         """Serialize as the Rust derive would."""
-        return type(self).codec.serialize(self)
+        args = _pack(*self._fields())
+        if isinstance(self, Call):
+            return SerializedCall(self.tag, args)
+        return SerializedCast(self.tag, args)
 
     def encode_reply(self, value: str) -> bytes:
         """Encode a reply (every demo call is answered with a string)."""
-        return _REPLY.encode(value)
+        return _encode_str(value)
 
     def decode_reply(self, data: bytes) -> str:
         """Decode a reply."""
-        reply: str = _REPLY.decode(data)
-        return reply
+        return _decode_str(data)
 
 
 @dataclass(frozen=True)
@@ -48,6 +86,10 @@ class Shout(_Variant):
     """Cast: note ``text``."""
 
     text: str
+    tag: ClassVar[str] = "Shout"
+
+    def _fields(self) -> tuple[str, ...]:
+        return (self.text,)
 
 
 @dataclass(frozen=True)
@@ -55,6 +97,10 @@ class Ask(_Variant, Call[str]):
     """Call: answered with who answered, and how many shouts it heard."""
 
     text: str
+    tag: ClassVar[str] = "Ask"
+
+    def _fields(self) -> tuple[str, ...]:
+        return (self.text,)
 
 
 @dataclass(frozen=True)
@@ -63,31 +109,34 @@ class Relay(_Variant, Call[str]):
 
     to: str
     text: str
+    tag: ClassVar[str] = "Relay"
 
+    def _fields(self) -> tuple[str, ...]:
+        return (self.to, self.text)
 
-Shout.codec = args_codec(Shout)
-Ask.codec = args_codec(Ask, call=True)
-Relay.codec = args_codec(Relay, call=True)
 
 DemoMsg: TypeAlias = Shout | Ask | Relay
-
-_CASTS: dict[str, type[DemoMsg]] = {"Shout": Shout}
-_CALLS: dict[str, type[DemoMsg]] = {"Ask": Ask, "Relay": Relay}
 
 
 class _Family:
     """Decodes the demo messages (the part ``@cluster_message`` would derive)."""
 
     def deserialize(self, message: SerializedMessage, /) -> DemoMsg:
-        variants = _CASTS if isinstance(message, SerializedCast) else _CALLS
-        cls = variants.get(message.variant)
-        if cls is None:
-            raise DeserializationError(
-                f"unknown demo {type(message).__name__} variant {message.variant!r}",
-                variant=message.variant,
-            )
-        msg: DemoMsg = cls.codec.decode(message.args)
-        return msg
+        if isinstance(message, SerializedCast) and message.variant == "Shout":
+            (text,) = _unpack(message.args, 1)
+            return Shout(text)
+        if isinstance(message, SerializedCall):
+            msg: Ask | Relay
+            if message.variant == "Ask":
+                (text,) = _unpack(message.args, 1)
+                msg = Ask(text)
+            elif message.variant == "Relay":
+                to, text = _unpack(message.args, 2)
+                msg = Relay(to, text)
+            else:
+                raise ValueError(f"unknown call variant {message.variant!r}")
+            return msg
+        raise ValueError(f"not a demo message: {message!r}")
 
 
 _FAMILY = _Family()
