@@ -678,7 +678,7 @@ def _compile_codec(plan: Sequence[FieldPlan], cls: type[T], label: str, tag: str
 def args_codec(cls: type[T], *, tag: str | None = None, call: bool = False) -> ArgsCodec[T]:
     """The argument codec of a plain dataclass, as the derive compiles a variant's.
 
-    For messages declared without the decorators (see ``ractor_cluster._demo``): the fields
+    For messages declared without the decorators (as ``ractor_cluster._demo``'s): the fields
     of ``cls``, in order, with their annotated types, as the arguments of the variant
     ``tag`` (default: the class name), a call if ``call``.
 
