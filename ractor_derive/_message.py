@@ -15,21 +15,25 @@ subclasses ``Call[R]``::
     class Get(CounterMsg, Call[U64]):
         pass
 
-Variants are frozen, keyword-only dataclasses. Their tag on the wire is the class name (as
-the Rust derive uses the variant identifier), or ``tag=`` for a differently named Rust
-variant: ``class Inc(CounterMsg, tag="Increment")``. A field cannot take the name of an
-attribute that the variant inherits (``serialize``, ``deserialize``, a call's ``reply``, ...).
+Variants are frozen, keyword-only dataclasses; a cluster variant's ``__init__`` also checks
+each value against its field's wire type (``SerializationError``: 300 in a ``U8``). Their
+tag on the wire is the class name (as the Rust derive uses the variant identifier), or
+``tag=`` for a differently named Rust variant: ``class Inc(CounterMsg, tag="Increment")``. A
+field cannot take the name of an attribute that the variant inherits (``serialize``,
+``deserialize``, a call's ``reply``, ...).
 
 A cluster variant serializes to ``SerializedCast`` / ``SerializedCall`` with its data fields
 packed as in Rust (each field: be64 length + the field's bytes); its reply is encoded raw.
 ``Family.deserialize`` accepts any variant of the family; ``Variant.deserialize`` accepts
 only that variant and raises ``DeserializationError`` for any other.
 
-Speed: when a cluster variant is declared, an encoder and a decoder are generated for it
-(as ``dataclasses`` generates ``__init__``): fixed-width fields and length prefixes are packed
-with one ``struct`` call, ``str`` and ``bytes`` fields inline. Whatever that fast path does not
-take (a value of an unusual type, malformed bytes, a NaN to keep bit for bit) goes to the
-general path, which gives the same result or raises the same error as it always did.
+Speed: when a cluster variant is declared, its field plan (``_plan``) is compiled into an
+encoder, a decoder and ``serialize`` (``_compile``, as ``dataclasses`` generates ``__init__``):
+fixed-width fields and length prefixes are packed with one ``struct`` call, ``str`` and
+``bytes`` fields inline. Whatever that fast path does not take (a value of an unusual type,
+malformed bytes, a NaN to keep bit for bit) goes to the variant's ``Fallback``, the general
+codec, which gives the same result or raises the same error. ``ractor-derive gen`` writes the
+same code into a module that registers it on import (``register_codecs``).
 """
 
 from __future__ import annotations
