@@ -38,9 +38,9 @@ which re-queues the jobs of a worker that died.
 
 Stopping: a supervisor that stops gracefully stops its children in reverse start order, each
 with ``stop("shutdown")``, killing one that has not stopped within its spec's ``shutdown``
-seconds (``0``: killed at once; ``None``: waits as long as it takes, as for a nested
-supervisor). A dynamic supervisor stops its children (which have no order) all at once. A
-killed supervisor kills its children at once.
+seconds (default 5; ``0``: killed at once; ``None``: waits as long as it takes, the default
+for a nested supervisor, as in OTP). A dynamic supervisor stops its children (which have no
+order) all at once. A killed supervisor kills its children at once.
 
 Observing: ``Supervisor.events`` is an :class:`~ractor_core.OutputPort` of :data:`ChildEvent`
 values (started, exited, failed to start, gave up), kept across restarts of the supervisor
@@ -99,6 +99,7 @@ A = TypeVar("A")
 _log = logging.getLogger("ractor.core.supervisor")
 
 _ABNORMAL = frozenset({"killed", "actor_task_cancelled"})
+_WORKER_SHUTDOWN = 5.0  # a worker child's default shutdown time (a supervisor's: no limit)
 _KILL_WAIT = 5.0  # how long a killed child may take to end before the supervisor moves on
 _SHUTDOWN = "shutdown"
 
@@ -178,6 +179,16 @@ class MaxRestartsExceeded(SupervisorError):
 # --------------------------------------------------------------------------- child specs
 
 
+class _Default(enum.Enum):
+    SHUTDOWN = "default"
+
+    def __repr__(self) -> str:
+        return "<5 s, or None for a supervisor>"
+
+
+_DEFAULT_SHUTDOWN = _Default.SHUTDOWN
+
+
 # Arguments are checked at run time too (callers need not be type-checked), through
 # ``object`` so that the type checkers do not call the checks redundant.
 
@@ -217,7 +228,8 @@ class ChildSpec(Generic[M]):
         restart: when it is restarted (default ``PERMANENT``).
         name: a name to register it under (again after each restart); None: unnamed.
         shutdown: seconds it gets to stop gracefully before it is killed (0: killed at once;
-            None: no limit, for a nested supervisor with slow children).
+            None: no limit). By default 5 s, and no limit for a supervisor (given as an
+            instance or as its class), so that its subtree stops gracefully (as in OTP).
         backoff: seconds to wait before its n-th restart within the intensity period
             (n from 1), e.g. :func:`exponential_backoff`; None: restart at once.
         start_timeout: seconds its ``pre_start`` may take (None: no limit); past it the start
@@ -245,7 +257,7 @@ class ChildSpec(Generic[M]):
         *,
         restart: Restart = Restart.PERMANENT,
         name: str | None = None,
-        shutdown: float | None = 5.0,
+        shutdown: float | _Default | None = _DEFAULT_SHUTDOWN,
         backoff: Callable[[int], float] | None = None,
         start_timeout: float | None = None,
         capacity: int | None = None,
@@ -260,6 +272,19 @@ class ChildSpec(Generic[M]):
             raise TypeError(f"child {id!r}: restart is a Restart, got {restart!r}")
         if backoff is not None and not callable(backoff):
             raise TypeError(f"child {id!r}: backoff is a callable or None, got {backoff!r}")
+        if name is not None and (not _is(name, str) or not name):
+            raise ValueError(f"child {id!r}: name is a non-empty string or None, got {name!r}")
+        if capacity is not None and (not _is(capacity, int) or capacity < 1):
+            raise ValueError(
+                f"child {id!r}: capacity (of its mailbox) is a whole number >= 1 or None, "
+                f"got {capacity!r}"
+            )
+        if shutdown is _DEFAULT_SHUTDOWN:
+            given: object = actor
+            nested = _is(given, _SupervisorBase) or (
+                isinstance(given, type) and issubclass(given, _SupervisorBase)
+            )
+            shutdown = None if nested else _WORKER_SHUTDOWN
         _check_seconds(f"child {id!r}: shutdown", shutdown, zero=True)
         _check_seconds(f"child {id!r}: start_timeout", start_timeout, zero=False)
         self.id = id
@@ -272,7 +297,7 @@ class ChildSpec(Generic[M]):
         """When it is restarted."""
         self.name = name
         """The name it is registered under, if any."""
-        self.shutdown = shutdown
+        self.shutdown: float | None = shutdown
         """Seconds it gets to stop before it is killed (None: no limit)."""
         self.backoff = backoff
         """Seconds to wait before its n-th restart within the intensity period."""
@@ -537,6 +562,9 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
         self.max_children = max_children
         """How many children it takes at most (None: no limit)."""
         self._dynamic = dynamic
+        # the states of the running supervisors of this instance (one, unless it is spawned
+        # twice), whose timers release() cancels
+        self._live: list[_State] = []
         self.events: OutputPort[ChildEvent] = OutputPort()
         """Where the supervisor publishes what happens to its children."""
 
@@ -545,6 +573,7 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
     async def pre_start(self, myself: ActorRef[SupervisorMsg], args: None) -> _State:
         """Start the children in order; if one fails, stop the started ones and fail."""
         state = _State(myself)
+        self._live.append(state)
         for spec in self._specs:
             state.children[spec.id] = _Child(spec)
         for child in list(state.children.values()):
@@ -648,6 +677,15 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
         """Stop the children in reverse start order."""
         await self._stop_all(state)
 
+    def release(self) -> None:
+        """Cancel the pending restarts of a supervisor that ended without ``post_stop`` (killed,
+        or failed); its children went with it."""
+        for state in [s for s in self._live if not s.myself.is_alive]:
+            self._live.remove(state)
+            for handle in state.timers.values():
+                handle.cancel()
+            state.timers.clear()
+
     # ------------------------------------------------------------------ the engine
 
     def _emit(self, event: ChildEvent) -> None:
@@ -709,7 +747,14 @@ class _SupervisorBase(Actor[SupervisorMsg, _State, None]):
         backoff = child.spec.backoff
         if backoff is None:
             return 0.0
-        delay = float(backoff(len(child.times)))
+        try:
+            delay = float(backoff(len(child.times)))
+        except Exception as exc:  # a bug in the backoff must not take the tree down
+            _log.error(
+                "supervisor %s: the backoff of child %r raised %r; restarting it at once",
+                _label(state.myself), child.spec.id, exc,
+            )
+            return 0.0
         return delay if delay > 0 and math.isfinite(delay) else 0.0
 
     async def _give_up(
