@@ -72,9 +72,9 @@ def encode_buy(msg: Buy) -> bytes:
     if type(_v0) is str and type(_v1) is int:
         try:
             _d0 = _v0.encode()
-            _p0 = _buy_p0(len(_d0))
-            _p2 = _buy_p1(1, _v1)
-            _r = b"".join((_p0, _d0, _p2))
+            _b0 = _buy_p0(len(_d0))
+            _b2 = _buy_p1(1, _v1)
+            _r = b"".join((_b0, _d0, _b2))
         except (OverflowError, TypeError, ValueError, struct.error):
             pass
         else:
@@ -170,9 +170,9 @@ def encode_codes(msg: Codes) -> bytes:
     if type(_v1) is bytes:
         try:
             _d0 = _codes_e0(_v0)
-            _p0 = _codes_p1(len(_d0))
-            _p2 = _codes_p1(len(_v1))
-            _r = b"".join((_p0, _d0, _p2, _v1))
+            _b0 = _codes_p1(len(_d0))
+            _b2 = _codes_p1(len(_v1))
+            _r = b"".join((_b0, _d0, _b2, _v1))
         except (OverflowError, TypeError, ValueError, struct.error):
             pass
         else:
@@ -243,9 +243,9 @@ def encode_restock(msg: Restock) -> bytes:
     if type(_v0) is str and type(_v1) is int and (_v2 is True or _v2 is False):
         try:
             _d0 = _v0.encode()
-            _p0 = _restock_p0(len(_d0))
-            _p2 = _restock_p1(4, _v1, 1, _v2)
-            _r = b"".join((_p0, _d0, _p2))
+            _b0 = _restock_p0(len(_d0))
+            _b2 = _restock_p1(4, _v1, 1, _v2)
+            _r = b"".join((_b0, _d0, _b2))
         except (OverflowError, TypeError, ValueError, struct.error):
             pass
         else:
@@ -313,8 +313,8 @@ def encode_stock(msg: Stock) -> bytes:
     if type(_v0) is str:
         try:
             _d0 = _v0.encode()
-            _p0 = _stock_p0(len(_d0))
-            _r = _p0 + _d0
+            _b0 = _stock_p0(len(_d0))
+            _r = _b0 + _d0
         except (OverflowError, TypeError, ValueError, struct.error):
             pass
         else:

@@ -228,7 +228,7 @@ def _encode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
     def flush() -> None:
         nonlocal fmt, values
         if fmt:
-            name = f"_p{len(segments)}"
+            name = f"_b{len(segments)}"  # packed bytes
             body.extend(call_lines(pad, f"{name} = {glob('pack', fmt)}", values))
             segments.append(name)
         fmt, values = "", []
@@ -267,8 +267,8 @@ def _encode_source(fields: Sequence[FieldPlan], glob: Callable[[str, str | int],
     if checks:
         lines += _condition("    ", "if", checks, "and")
     lines.append(f"{outer}try:")
-    if segments == ["_p0"]:  # one struct call: it is the result
-        body = [line.replace(f"{pad}_p0 = ", f"{pad}_r = ", 1) for line in body]
+    if segments == ["_b0"]:  # one struct call: it is the result
+        body = [line.replace(f"{pad}_b0 = ", f"{pad}_r = ", 1) for line in body]
         lines += body
     else:
         lines += body

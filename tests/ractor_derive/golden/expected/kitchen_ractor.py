@@ -85,8 +85,8 @@ def encode_with_actor(msg: WithActor) -> bytes:
     _v0 = msg.actor
     try:
         _d0 = _with_actor_e0(_v0)
-        _p0 = _with_actor_p1(len(_d0))
-        _r = _p0 + _d0
+        _b0 = _with_actor_p1(len(_d0))
+        _r = _b0 + _d0
     except (OverflowError, TypeError, ValueError, struct.error):
         pass
     else:
@@ -145,9 +145,9 @@ def encode_ask(msg: Ask) -> bytes:
     if type(_v0) is str and type(_v1) is int:
         try:
             _d0 = _v0.encode()
-            _p0 = _ask_p0(len(_d0))
-            _p2 = _ask_p1(2, _v1)
-            _r = b"".join((_p0, _d0, _p2))
+            _b0 = _ask_p0(len(_d0))
+            _b2 = _ask_p1(2, _v1)
+            _r = b"".join((_b0, _d0, _b2))
         except (OverflowError, TypeError, ValueError, struct.error):
             pass
         else:
@@ -254,14 +254,14 @@ def encode_lists(msg: Lists) -> bytes:
     if type(_v0) is list and _countOf(map(type, _v0), int) == len(_v0):
         try:
             _d0 = _lists_s0[len(_v0)].pack(*_v0) if len(_v0) <= 256 else _lists_e1(_v0)
-            _p0 = _lists_p2(len(_d0))
+            _b0 = _lists_p2(len(_d0))
             _d1 = _lists_e3(_v1)
-            _p2 = _lists_p2(len(_d1))
+            _b2 = _lists_p2(len(_d1))
             _d2 = _lists_e4(_v2)
-            _p4 = _lists_p2(len(_d2))
+            _b4 = _lists_p2(len(_d2))
             _d3 = _lists_e5(_v3)
-            _p6 = _lists_p2(len(_d3))
-            _r = b"".join((_p0, _d0, _p2, _d1, _p4, _d2, _p6, _d3))
+            _b6 = _lists_p2(len(_d3))
+            _r = b"".join((_b0, _d0, _b2, _d1, _b4, _d2, _b6, _d3))
         except (OverflowError, TypeError, ValueError, struct.error):
             pass
         else:
@@ -375,11 +375,11 @@ def encode_numbers(msg: Numbers) -> bytes:
     ):
         try:
             _d2 = _numbers_e0(_v2)
-            _p0 = _numbers_p1(1, _v0, 2, _v1, len(_d2))
+            _b0 = _numbers_p1(1, _v0, 2, _v1, len(_d2))
             _d3 = _numbers_e2(_v3)
-            _p2 = _numbers_p3(len(_d3))
-            _p4 = _numbers_p4(8, _v4, 4, _v5, 8, _v6, 8, _v7)
-            _r = b"".join((_p0, _d2, _p2, _d3, _p4))
+            _b2 = _numbers_p3(len(_d3))
+            _b4 = _numbers_p4(8, _v4, 4, _v5, 8, _v6, 8, _v7)
+            _r = b"".join((_b0, _d2, _b2, _d3, _b4))
         except (OverflowError, TypeError, ValueError, struct.error):
             pass
         else:
@@ -515,12 +515,12 @@ def encode_texts(msg: Texts) -> bytes:
     if type(_v0) is str and type(_v2) is bytes and (_v3 is True or _v3 is False) and _v4 is None:
         try:
             _d0 = _v0.encode()
-            _p0 = _texts_p0(len(_d0))
+            _b0 = _texts_p0(len(_d0))
             _d1 = _texts_e1(_v1)
-            _p2 = _texts_p0(len(_d1))
-            _p4 = _texts_p0(len(_v2))
-            _p6 = _texts_p2(1, _v3, 0)
-            _r = b"".join((_p0, _d0, _p2, _d1, _p4, _v2, _p6))
+            _b2 = _texts_p0(len(_d1))
+            _b4 = _texts_p0(len(_v2))
+            _b6 = _texts_p2(1, _v3, 0)
+            _r = b"".join((_b0, _d0, _b2, _d1, _b4, _v2, _b6))
         except (OverflowError, TypeError, ValueError, struct.error):
             pass
         else:
