@@ -15,8 +15,10 @@ it held are re-queued or given to the discard handler, never silently lost.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import logging
+import math
 import random
 import time
 from collections import deque
@@ -1080,14 +1082,42 @@ class Factory(Generic[K, M]):
 # ------------------------------------------------------------------------------- spawning
 
 
+def _instance(value: object, kind: type[Any]) -> bool:
+    return isinstance(value, kind)
+
+
 def _settings(routing: Routing, priorities: int, discard: DiscardSettings | None,
               discard_handler: Any, dead_mans_switch: DeadMansSwitch | None,
               capacity: CapacityController | None, hooks: Any, in_flight_per_worker: int,
               max_retries: int, tick: float | None) -> _Settings:
+    # checked at run time too (callers need not be type-checked), through ``object`` so that
+    # the type checkers do not call the checks redundant
+    if not _instance(routing, Routing):
+        raise TypeError(
+            f"routing is a Routing instance such as Queuer() or KeyPersistent(), got {routing!r}"
+        )
+    handler: object = discard_handler
+    if handler is not None and (not callable(handler) or inspect.iscoroutinefunction(handler)):
+        raise TypeError(
+            f"discard_handler is a plain function (job, reason) -> None, run on the factory's "
+            f"task (not a coroutine function: cast to an actor from it), got {handler!r}"
+        )
+    for what, value, kind in (
+        ("discard", discard, DiscardSettings),
+        ("dead_mans_switch", dead_mans_switch, DeadMansSwitch),
+        ("capacity", capacity, CapacityController),
+        ("hooks", hooks, LifecycleHooks),
+    ):
+        if value is not None and not isinstance(value, kind):
+            raise TypeError(f"{what} is a {kind.__name__} or None, got {value!r}")
     if priorities < 1:
         raise ValueError(f"a factory has at least 1 priority level, got {priorities}")
     if in_flight_per_worker < 1:
         raise ValueError(f"in_flight_per_worker is >= 1, got {in_flight_per_worker}")
+    if max_retries < 0:
+        raise ValueError(f"max_retries is >= 0, got {max_retries}")
+    if tick is not None and not (tick > 0 and math.isfinite(tick)):
+        raise ValueError(f"tick is a finite number of seconds > 0 or None, got {tick}")
     if tick is None:
         tick = 0.5
         if dead_mans_switch is not None:

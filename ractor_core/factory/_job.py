@@ -137,7 +137,13 @@ class CustomHashing(Routing, Generic[K]):
     __slots__ = ("hasher",)
 
     def __init__(self, hasher: Callable[[K, int], int]) -> None:
+        given: object = hasher
+        if not callable(given):
+            raise TypeError(
+                f"CustomHashing takes a hasher (key, worker_count) -> int, got {given!r}"
+            )
         self.hasher = hasher
+        """Picks the worker of a key: ``hasher(key, worker_count)``."""
 
     def _pick(self, key: Any, worker_count: int) -> int:
         return self.hasher(key, worker_count)

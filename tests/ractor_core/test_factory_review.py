@@ -285,3 +285,25 @@ async def test_a_key_busy_on_a_retiring_worker_keeps_its_order(routing: Routing)
     await factory.drain_and_wait(timeout=5.0)
     mine = [(what, n) for what, _, k, n in events if k == key]
     assert mine == [("start", 1), ("done", 1), ("start", 2), ("done", 2)], events
+
+
+async def test_settings_are_checked_when_the_factory_is_spawned() -> None:
+    log: list[tuple[int, Any, int]] = []
+
+    async def async_handler(job: Job[Any, Any], why: DiscardReason) -> None:
+        pass
+
+    with pytest.raises(TypeError, match=r"discard_handler .* plain function"):
+        await spawn_factory(flaky(log), discard_handler=async_handler)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    with pytest.raises(ValueError, match="tick"):
+        await spawn_factory(flaky(log), tick=0)
+    with pytest.raises(ValueError, match="max_retries"):
+        await spawn_factory(flaky(log), max_retries=-1)
+    with pytest.raises(TypeError, match="routing"):
+        await spawn_factory(flaky(log), routing=KeyPersistent)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    with pytest.raises(TypeError, match="hooks"):
+        await spawn_factory(flaky(log), hooks=object())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    with pytest.raises(TypeError, match="capacity"):
+        await spawn_factory(flaky(log), capacity=3)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    with pytest.raises(TypeError, match="hasher"):
+        CustomHashing(3)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
