@@ -671,15 +671,19 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         limit = st.limit
         if limit is not None and len(queue) >= limit:
             assert self.s.discard is not None
-            if self.s.discard.mode is DiscardMode.NEWEST or not queue:
+            if self.s.discard.mode is DiscardMode.NEWEST:
                 self._discard(st, job, DiscardReason.LOADSHED)
                 return
-            victim = queue.pop_oldest_least_urgent()
-            if victim is not None:
-                self._discard(st, victim, DiscardReason.LOADSHED)
         queue.push(job)
         if slot is not None and st.track_keys:
             self._enter(st, slot, job)
+        # the oldest of the least urgent level goes (the new job, if it is the least urgent;
+        # several, if a controller lowered the limit)
+        while limit is not None and len(queue) > limit:
+            victim = queue.pop_oldest_least_urgent()
+            if victim is None:
+                break
+            self._discard(st, victim, DiscardReason.LOADSHED)
 
     def _feed_all(self, st: _State) -> None:
         for slot in list(st.free.values()):

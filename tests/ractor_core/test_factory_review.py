@@ -15,6 +15,7 @@ from ractor_core.factory import (
     CustomHashing,
     DeadMansSwitch,
     DiscardController,
+    DiscardMode,
     DiscardReason,
     DiscardSettings,
     Job,
@@ -307,3 +308,62 @@ async def test_settings_are_checked_when_the_factory_is_spawned() -> None:
         await spawn_factory(flaky(log), capacity=3)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     with pytest.raises(TypeError, match="hasher"):
         CustomHashing(3)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+async def test_a_full_queue_discards_a_less_urgent_job_before_a_more_urgent_one() -> None:
+    log = Log()
+    gate = asyncio.Event()
+    discards: Discards = []
+    factory = await spawn_factory(
+        lambda wid: Recorder(log), workers=1, priorities=2, discard_handler=recorder(discards),
+        discard=DiscardSettings(2, DiscardMode.OLDEST),
+    )
+    factory.dispatch(None, Hold(0, gate))
+    await eventually(lambda: len(log.started) == 1, what="the worker busy")
+    factory.dispatch(None, Work(1), priority=0)
+    factory.dispatch(None, Work(2), priority=0)
+    factory.dispatch(None, Work(3), priority=1)  # the least urgent: it goes, not Work(1)
+    factory.dispatch(None, Work(4), priority=1)
+    await eventually(lambda: len(discards) == 2, what="two discards")
+    assert discards == [(Work(3), DiscardReason.LOADSHED), (Work(4), DiscardReason.LOADSHED)]
+    factory.dispatch(None, Work(5), priority=0)  # the oldest urgent one goes
+    await eventually(lambda: len(discards) == 3, what="three discards")
+    assert discards[2] == (Work(1), DiscardReason.LOADSHED)
+    gate.set()
+    await factory.drain_and_wait(timeout=5.0)
+    assert [n for _, _, n in log.done] == [0, 2, 5]
+
+
+class Lower(DiscardController):
+    def __init__(self) -> None:
+        self.limit = 10
+
+    async def compute(self, current_limit: int) -> int:
+        return self.limit
+
+
+async def test_a_lowered_dynamic_limit_sheds_the_excess_at_the_next_job() -> None:
+    log = Log()
+    gate = asyncio.Event()
+    discards: Discards = []
+    lower = Lower()
+    factory = await spawn_factory(
+        lambda wid: Recorder(log), workers=1, discard_handler=recorder(discards), tick=0.01,
+        discard=DiscardSettings(10, DiscardMode.OLDEST, controller=lower),
+    )
+    factory.dispatch(None, Hold(0, gate))
+    await eventually(lambda: len(log.started) == 1, what="the worker busy")
+    for n in range(1, 9):
+        factory.dispatch(None, Work(n))
+    lower.limit = 3
+
+    async def lowered() -> bool:
+        return (await factory.stats()).queue_limit == 3
+
+    await eventually(lowered, what="the limit lowered")
+    factory.dispatch(None, Work(9))
+    await eventually(lambda: len(discards) == 6, what="the excess shed")
+    assert [job for job, _ in discards] == [Work(n) for n in range(1, 7)]
+    gate.set()
+    await factory.drain_and_wait(timeout=5.0)
+    assert [n for _, _, n in log.done] == [0, 7, 8, 9]
