@@ -22,7 +22,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, final
 
@@ -368,7 +368,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
     async def post_start(self, myself: ActorRef[_FactoryMsg], state: _State) -> None:
         state.timer = myself.send_interval(self.s.tick, lambda: _TICK)
         if self.s.hooks is not None:
-            await self.s.hooks.on_factory_started(Factory(_TOKEN, myself))
+            await self._hook(myself, self.s.hooks.on_factory_started(Factory(_TOKEN, myself)))
 
     async def post_stop(self, myself: ActorRef[_FactoryMsg], state: _State) -> None:
         self._held = None
@@ -379,7 +379,15 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             for ref in own:
                 ref.kill()
         if self.s.hooks is not None:
-            await self.s.hooks.on_factory_stopped()
+            await self._hook(myself, self.s.hooks.on_factory_stopped())
+
+    @staticmethod
+    async def _hook(myself: ActorRef[_FactoryMsg], call: Awaitable[None]) -> None:
+        """Run a lifecycle hook; one that raises is logged (the jobs are not its to lose)."""
+        try:
+            await call
+        except Exception:
+            _log.exception("factory %s: a lifecycle hook raised", myself.id)
 
     def release(self) -> None:
         """A factory killed, or failed: report the jobs it held (as ``post_stop`` would); its
@@ -427,7 +435,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         elif type(message) is _Drain and not state.draining:
             state.draining = True
             if self.s.hooks is not None:
-                await self.s.hooks.on_factory_draining(Factory(_TOKEN, myself))
+                await self._hook(myself, self.s.hooks.on_factory_draining(Factory(_TOKEN, myself)))
             await self._check_drained(state)
 
     async def handle_supervisor_evt(self, myself: ActorRef[_FactoryMsg],

@@ -18,8 +18,10 @@ from ractor_core.factory import (
     DiscardMode,
     DiscardReason,
     DiscardSettings,
+    Factory,
     Job,
     KeyPersistent,
+    LifecycleHooks,
     Queuer,
     Routing,
     StickyQueuer,
@@ -367,3 +369,34 @@ async def test_a_lowered_dynamic_limit_sheds_the_excess_at_the_next_job() -> Non
     gate.set()
     await factory.drain_and_wait(timeout=5.0)
     assert [n for _, _, n in log.done] == [0, 7, 8, 9]
+
+
+class Raising(LifecycleHooks[Any, Any]):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def on_factory_started(self, factory: Factory[Any, Any]) -> None:
+        self.calls.append("started")
+        raise RuntimeError("dashboard down")
+
+    async def on_factory_draining(self, factory: Factory[Any, Any]) -> None:
+        self.calls.append("draining")
+        raise RuntimeError("dashboard down")
+
+    async def on_factory_stopped(self) -> None:
+        self.calls.append("stopped")
+        raise RuntimeError("dashboard down")
+
+
+async def test_hooks_that_raise_are_logged_and_the_jobs_still_done(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log: list[tuple[int, Any, int]] = []
+    hooks = Raising()
+    factory = await spawn_factory(flaky(log), workers=1, hooks=hooks)
+    for n in range(3):
+        factory.dispatch("k", n)
+    await factory.drain_and_wait(timeout=5.0)
+    assert [msg for _, msg, _ in log] == [0, 1, 2]
+    assert hooks.calls == ["started", "draining", "stopped"]
+    assert caplog.text.count("a lifecycle hook raised") == 3
