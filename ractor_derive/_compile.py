@@ -511,6 +511,18 @@ def init_source(fields: Sequence[FieldPlan], defaults: Sequence[str | None],
     return lines or ["pass"]
 
 
+class _Factory:
+    """The default of a field with a ``default_factory`` in a generated ``__init__``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<factory>"  # as dataclasses shows it in the signature
+
+
+FACTORY = _Factory()
+
+
 def init_params(fields: Sequence[FieldPlan], defaults: Sequence[str | None]) -> str:
     """The parameters of the ``__init__`` of :func:`init_source`."""
     params = ["_ractor_self"]

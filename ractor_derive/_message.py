@@ -53,6 +53,7 @@ from ractor_core.transport import SerializedCall, SerializedCast, SerializedMess
 
 from ._codecs import Codec, codec_for, codec_of
 from ._compile import (
+    FACTORY,
     ArgsSource,
     Fallback,
     args_source,
@@ -748,7 +749,7 @@ def _derive_init(info: VariantInfo, user_init: bool) -> None:
 
         new_init: Callable[..., None] = checked_init
     else:
-        ns: dict[str, Any] = {"_ractor_MISSING": dataclasses.MISSING,
+        ns: dict[str, Any] = {"_ractor_MISSING": FACTORY,
                               "_ractor_setattr": object.__setattr__}
         fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
         for i, (f, field_check) in enumerate(zip(plan, checks, strict=True)):
@@ -761,6 +762,8 @@ def _derive_init(info: VariantInfo, user_init: bool) -> None:
         body = init_source(plan, defaults, hasattr(cls, "__post_init__"))
         new_init = compile_function("__init__", init_params(plan, defaults), body, ns,
                                     f"<ractor_derive {label}.__init__>")
+    if defaults is not None:  # the dataclass __init__'s annotations, for signatures and tools
+        new_init.__annotations__ = dict(getattr(cls.__init__, "__annotations__", {}))
     new_init.__qualname__ = f"{cls.__qualname__}.__init__"
     new_init.__module__ = cls.__module__
     cls.__init__ = new_init  # type: ignore[method-assign]

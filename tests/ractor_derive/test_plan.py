@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import inspect
 import math
 import struct
 import types
@@ -392,6 +393,8 @@ def test_construction_takes_what_the_codec_takes_and_keeps_dataclass_behaviour()
     with pytest.raises(TypeError):
         Point3()  # type: ignore[call-arg]
     assert Point3.__init__.__qualname__ == "Point3.__init__"
+    shown = str(inspect.signature(Point3))
+    assert shown.startswith("(*, x: 'U8', y: 'I16' = -1, tags: 'list[U16]' = <factory>"), shown
 
 
 def test_post_init_still_runs_after_the_checks() -> None:
