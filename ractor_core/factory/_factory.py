@@ -1064,8 +1064,11 @@ class Factory(Generic[K, M]):
 
     def drain(self) -> None:
         """Take no more jobs (new ones are discarded, ``SHUTDOWN``), finish every job held,
-        then stop."""
-        self.ref.cast(_Drain())
+        then stop (nothing to do for a factory that stopped, as for ``ActorRef.drain``)."""
+        try:
+            self.ref.cast(_Drain())
+        except MessagingError:  # not running (its mailbox is unbounded, never full)
+            pass
 
     async def drain_and_wait(self, timeout: float | None = None) -> None:
         """Drain, and wait until the factory has stopped.

@@ -400,3 +400,12 @@ async def test_hooks_that_raise_are_logged_and_the_jobs_still_done(
     assert [msg for _, msg, _ in log] == [0, 1, 2]
     assert hooks.calls == ["started", "draining", "stopped"]
     assert caplog.text.count("a lifecycle hook raised") == 3
+
+
+async def test_draining_a_factory_that_stopped_returns_at_once() -> None:
+    log: list[tuple[int, Any, int]] = []
+    factory = await spawn_factory(flaky(log), workers=1)
+    await factory.stop_and_wait(timeout=5.0)
+    await factory.drain_and_wait(timeout=1.0)  # was: MessagingError
+    factory.drain()
+    factory.stop()
