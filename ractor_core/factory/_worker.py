@@ -128,13 +128,14 @@ class _JobMsg(Call[_Outcome]):
     :class:`_AckCast`.
     """
 
-    __slots__ = ("ack_to", "job", "slot")
+    __slots__ = ("ack_to", "error", "job", "slot")
 
     def __init__(self, job: Job[Any, Any], ack_to: ActorRef[Any] | None = None,
-                 slot: int = 0) -> None:
+                 slot: int = 0, error: str = "") -> None:
         self.job = job
         self.ack_to = ack_to
         self.slot = slot
+        self.error = error  # why the job from another node could not be decoded ("": it was)
 
     def decode_reply(self, data: bytes) -> _Outcome:
         if not data:
@@ -296,16 +297,25 @@ class _JobFamily:
             _log.warning("job %s comes from a factory this node does not know (token %x)",
                          job_id, token)
             raise ValueError(f"job {job_id} comes from an unknown factory")
-        decode = (self.calls if is_call else self.casts).get(message.variant)
-        if decode is not None:
-            msg = decode(message.args)
-        else:
-            kind = SerializedCall if is_call else SerializedCast
-            msg = self.inner.deserialize(kind(message.variant, message.args))
+        error = ""
+        try:
+            decode = (self.calls if is_call else self.casts).get(message.variant)
+            if decode is not None:
+                msg = decode(message.args)
+            else:
+                kind = SerializedCall if is_call else SerializedCast
+                msg = self.inner.deserialize(kind(message.variant, message.args))
+        except Exception as exc:
+            # The job is acknowledged as failed (its caller told why) rather than dropped
+            # here, which would leave it in flight at the factory for ever.
+            msg = None
+            error = (f"the worker's node could not decode the job's message "
+                     f"{message.variant!r}: {exc!r}")[:500]
+            _log.warning("job %s: %s", job_id, error)
         job: Job[Any, Any] = Job(key, msg, priority=priority, job_id=job_id)
         if is_call:
             job._port = _REMOTE
-        return _JobMsg(job, factory, slot)
+        return _JobMsg(job, factory, slot, error)
 
 
 _REMOTE: Any = object()  # the caller of an rpc job waits on another node (at the factory)
@@ -420,7 +430,9 @@ class _WorkerActor(Actor[_JobMsg, _WorkerState, None]):
         outcome = _DONE
         relay: _RelayPort | None = None
         try:
-            if port is None:
+            if message.error:
+                outcome = _Outcome(False, error=message.error)
+            elif port is None:
                 await self.worker.handle(state.ctx, job, state.state)
             else:
                 if port is _REMOTE:

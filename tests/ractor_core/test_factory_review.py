@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from ractor_core import ReplyDropped
+from ractor_core import Actor, ActorRef, Call, ReplyDropped, pg, spawn
 from ractor_core.factory import (
     CapacityController,
     CustomHashing,
@@ -27,10 +28,21 @@ from ractor_core.factory import (
     StickyQueuer,
     Worker,
     WorkerContext,
+    serve_workers,
     spawn_factory,
 )
+from ractor_core.factory._factory import _FactoryFamily
+from ractor_core.factory._worker import (
+    FACTORY_SCOPE,
+    _JobCast,
+    _JobFamily,
+    _JobMsg,
+    factory_group,
+)
+from ractor_core.transport import SerializedCast, message_family, offer
 
 from .test_factory import Double, Hold, Log, Msg, Recorder, Work, eventually
+from .test_factory_group import Cruncher, Crunching, Square
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -409,3 +421,48 @@ async def test_draining_a_factory_that_stopped_returns_at_once() -> None:
     await factory.drain_and_wait(timeout=1.0)  # was: MessagingError
     factory.drain()
     factory.stop()
+
+
+class Inbox(Actor[Any, list[Any], None]):
+    """Stands in for a factory on another node: keeps what it is sent."""
+
+    async def pre_start(self, myself: ActorRef[Any], args: None) -> list[Any]:
+        return []
+
+    async def handle(self, myself: ActorRef[Any], message: Any, state: list[Any]) -> None:
+        if isinstance(message, Dump):
+            message.reply.send(list(state))
+        else:
+            state.append(message)
+
+
+@dataclass(frozen=True)
+class Dump(Call[list[Any]]):
+    pass
+
+
+async def test_a_job_its_worker_cannot_decode_is_acknowledged_as_failed() -> None:
+    family = message_family(Crunching)
+    assert family is not None
+    decoder = _JobFamily(family, int)
+    factory = await spawn(Inbox(), None)
+    worker = (await serve_workers("undecodable", lambda wid: Cruncher(), 1))[0]
+    pg.join_scoped(FACTORY_SCOPE, factory_group(0xBEEF), [factory])
+    job: Job[Any, Any] = Job(5, Square(n=12, ms=1), job_id=41)
+    wire = _JobCast(job, 2, 0xBEEF).serialize()
+    # a variant this node does not know (a newer coordinator, say)
+    got = decoder.deserialize(SerializedCast("Cube", wire.args, wire.metadata))
+    assert offer(worker, got)  # as the node does; was: dropped, in flight for ever
+
+    async def acked() -> bool:
+        return bool(await factory.call(Dump(), timeout=1.0))
+
+    await eventually(acked, what="an acknowledgement")
+    [ack] = await factory.call(Dump(), timeout=1.0)
+    done = _FactoryFamily().deserialize(ack.serialize())
+    assert (done.slot, done.job_id) == (2, 41)
+    assert done.raw is not None
+    outcome = _JobMsg(job).decode_reply(done.raw)
+    assert not outcome.ok and "could not decode" in outcome.error and "Cube" in outcome.error
+    await worker.stop_and_wait(timeout=5.0)
+    await factory.stop_and_wait(timeout=5.0)
