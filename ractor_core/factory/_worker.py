@@ -515,14 +515,20 @@ async def serve_workers(
 
     Raises:
         TypeError: the worker's message type cannot come from other nodes.
-        SpawnError: a worker's ``pre_start`` raised.
+        SpawnError: a worker's ``pre_start`` raised (the workers started before it are
+            stopped: none joins the group).
     """
     refs: list[ActorRef[Any]] = []
-    for _ in range(count):
-        wid = next(_worker_ids)
-        instance = worker(wid)
-        cls = _remotable_actor(type(instance))
-        refs.append(await spawn(cls(instance, wid), None))
+    try:
+        for _ in range(count):
+            wid = next(_worker_ids)
+            instance = worker(wid)
+            cls = _remotable_actor(type(instance))
+            refs.append(await spawn(cls(instance, wid), None))
+    except BaseException:
+        for ref in refs:  # none is left running outside the group
+            ref.stop("serve_workers failed")
+        raise
     pg.join_scoped(scope, group, refs)
     return refs
 

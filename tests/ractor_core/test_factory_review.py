@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ractor_core import Actor, ActorRef, Call, ReplyDropped, pg, spawn
+from ractor_core import Actor, ActorRef, Call, ReplyDropped, SpawnError, all_actors, pg, spawn
 from ractor_core.factory import (
     CapacityController,
     CustomHashing,
@@ -466,3 +466,28 @@ async def test_a_job_its_worker_cannot_decode_is_acknowledged_as_failed() -> Non
     assert not outcome.ok and "could not decode" in outcome.error and "Cube" in outcome.error
     await worker.stop_and_wait(timeout=5.0)
     await factory.stop_and_wait(timeout=5.0)
+
+
+class Fussy(Cruncher):
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+
+    async def pre_start(self, ctx: WorkerContext) -> None:
+        if self.fail:
+            raise RuntimeError("no GPU")
+
+
+async def test_serve_workers_that_fails_leaves_no_worker_running() -> None:
+    before = {ref for ref in all_actors() if ref.is_alive}
+    built: list[int] = []
+
+    def build(wid: int) -> Fussy:
+        built.append(wid)
+        return Fussy(fail=len(built) == 3)  # the third fails: two were started
+
+    with pytest.raises(SpawnError, match="no GPU"):
+        await serve_workers("fussy", build, 3)
+    assert len(built) == 3
+    await eventually(lambda: {r for r in all_actors() if r.is_alive} <= before,
+                     what="the started workers stopped")
+    assert pg.get_members("fussy") == []
