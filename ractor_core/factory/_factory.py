@@ -329,6 +329,10 @@ class _State:
     processing_max: float = 0.0
     queue_wait_total: float = 0.0
     started_jobs: int = 0
+    # numbers of workers whose replacement failed to start, tried again from the ticks
+    vacant: list[int] = field(default_factory=list[int])
+    refill_at: float = 0.0  # when to try again (monotonic)
+    refill_wait: float = 0.0  # the wait before the next try, doubled after each failure
 
 
 def _fail_caller(job: Job[Any, Any], why: str) -> None:
@@ -510,15 +514,39 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             st.free.pop(slot.id, None)
             try:
                 await self._spawn_worker(st, slot.id, slot)
-            except Exception as exc:  # the replacement could not start: give up the slot
-                _log.warning("factory %s: worker %s could not be replaced: %r",
-                             st.myself.id, slot.id, exc)
+            except Exception as exc:  # the replacement could not start: try again later
+                _log.warning("factory %s: worker %s could not be replaced (tried again on the "
+                             "next ticks): %r", st.myself.id, slot.id, exc)
                 self._remove_slot(st, slot)
                 self._reroute(st, slot)
+                self._vacate(st, slot.id)
         else:
             self._reroute(st, slot)  # never started: route them again
         self._feed_all(st)
         await self._check_drained(st)
+
+    def _vacate(self, st: _State, slot_id: int) -> None:
+        """A worker's replacement failed to start: the ticks try again, waiting longer after
+        each failure (up to 30 s), so that the pool heals when the cause is gone."""
+        if slot_id not in st.vacant:
+            st.vacant.append(slot_id)
+        st.refill_wait = min(30.0, max(self.s.tick, st.refill_wait * 2))
+        st.refill_at = time.monotonic() + st.refill_wait
+
+    async def _refill(self, st: _State) -> None:
+        """Try again to start the workers whose replacement failed."""
+        while st.vacant:
+            sid = st.vacant[0]
+            try:
+                await self._spawn_worker(st, sid)
+            except Exception as exc:
+                _log.warning("factory %s: worker %s could not be replaced (tried again "
+                             "in %gs): %r", st.myself.id, sid, st.refill_wait * 2, exc)
+                self._vacate(st, sid)
+                return
+            st.vacant.pop(0)
+            st.refill_wait = 0.0
+        self._feed_all(st)
 
     def _reroute(self, st: _State, slot: _Slot) -> None:
         for job in slot.pending.take_all():
@@ -581,6 +609,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         ``count`` when a new worker failed to start (the factory goes on without it)."""
         if self.s.builder is None or st.draining:
             return self._active(st), None
+        st.vacant.clear()  # the size asked for replaces the workers not yet replaced
         count = max(count, 0)
         active = sorted((s for s in st.slots.values() if not s.retiring), key=lambda s: s.id)
         for _ in range(count - len(active)):
@@ -897,6 +926,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                     st.free.pop(slot.id, None)
                     if dms.kill_worker and slot.builder:
                         slot.ref.kill()  # its termination replaces it
+        if st.vacant and time.monotonic() >= st.refill_at:
+            await self._refill(st)
         discard = self.s.discard
         if discard is not None and discard.controller is not None and st.limit is not None:
             try:

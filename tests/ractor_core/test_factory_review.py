@@ -491,3 +491,28 @@ async def test_serve_workers_that_fails_leaves_no_worker_running() -> None:
     await eventually(lambda: {r for r in all_actors() if r.is_alive} <= before,
                      what="the started workers stopped")
     assert pg.get_members("fussy") == []
+
+
+@pytest.mark.parametrize("routing", [Queuer(), KeyPersistent()], ids=repr)
+async def test_a_worker_whose_replacement_fails_to_start_is_replaced_later(
+    routing: Routing,
+) -> None:
+    log: list[tuple[int, Any, int]] = []
+    builds: list[int] = []
+
+    def build(wid: int) -> Flaky:
+        builds.append(wid)
+        # the first replacement fails (its database is down for a moment)
+        return Flaky(wid, log, fail_from=0 if len(builds) == 2 else 10**9)
+
+    discards: Discards = []
+    factory = await spawn_factory(build, workers=1, routing=routing, tick=0.01,
+                                  discard_handler=recorder(discards), max_retries=0)
+    factory.dispatch("k", "die")
+    await eventually(lambda: len(builds) >= 2, what="a replacement tried")
+    for n in range(3):
+        factory.dispatch("k", n)
+    await factory.drain_and_wait(timeout=5.0)  # was: no worker for ever, the drain hung
+    assert [msg for _, msg, _ in log if msg != "die"] == [0, 1, 2]
+    assert builds[:3] == [0, 0, 0]  # the same number
+    assert discards == [("die", DiscardReason.WORKER_LOST)]
