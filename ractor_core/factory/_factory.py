@@ -22,7 +22,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, final
 
@@ -331,6 +331,7 @@ class _State:
     started_jobs: int = 0
     # numbers of workers whose replacement failed to start, tried again from the ticks
     vacant: list[int] = field(default_factory=list[int])
+    sends: set[asyncio.Task[None]] = field(default_factory=set[asyncio.Task[None]])
     refill_at: float = 0.0  # when to try again (monotonic)
     refill_wait: float = 0.0  # the wait before the next try, doubled after each failure
 
@@ -406,6 +407,8 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         give every job held to the discard handler (``SHUTDOWN``); the workers stopped."""
         if state.timer is not None:
             state.timer.cancel()
+        for task in list(state.sends):
+            task.cancel()
         jobs = state.queue.take_all()
         own: list[ActorRef[Any]] = []
         for slot in list(state.slots.values()):
@@ -787,7 +790,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                 st.free.pop(slot.id, None)
             return
         if not queued:  # a congested connection: send when it has room
-            asyncio.get_running_loop().create_task(self._send_later(ref, msg, port))
+            self._later(st, self._send_later(ref, msg, port))
 
     def _cast_job(self, st: _State, slot: _Slot, job: Job[Any, Any]) -> None:
         """Send a job to a worker on another node: a cast, acknowledged by a cast."""
@@ -796,8 +799,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         try:
             ref.cast(cast)
         except MailboxFull:  # the node's outbound cap: wait for room
-            asyncio.get_running_loop().create_task(
-                self._cast_later(ref, cast, st.myself, slot.id, job.id))
+            self._later(st, self._cast_later(ref, cast, st.myself, slot.id, job.id))
         except MessagingError as exc:
             if ref._cell.accepting(ref):  # the job itself cannot be sent (no codec)
                 del slot.in_flight[job.id]
@@ -808,6 +810,14 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                 _fail_caller(job, f"the job could not be sent to its worker: {exc}")
                 self._make_free(st, slot)
             # else a gone worker: its leaving the group re-queues the job
+
+    @staticmethod
+    def _later(st: _State, send: Coroutine[Any, Any, None]) -> None:
+        """Run ``send`` (a job waiting for room) on a task the factory keeps, and cancels
+        when it stops: a job it reported as discarded is not delivered afterwards."""
+        task = asyncio.get_running_loop().create_task(send)
+        st.sends.add(task)
+        task.add_done_callback(st.sends.discard)
 
     @staticmethod
     async def _cast_later(ref: ActorRef[Any], cast: _JobCast, factory: ActorRef[_FactoryMsg],
@@ -822,11 +832,13 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
 
     @staticmethod
     async def _send_later(ref: ActorRef[Any], msg: _JobMsg, port: _AckPort) -> None:
+        again = False  # first in line only once woken and beaten to the room
         try:
             while True:
-                await ref._cell.wait_room(ref, None, True)
+                await ref._cell.wait_room(ref, None, again)
                 if ref._cell.put_call(ref, msg, port):
                     return
+                again = True
         except MessagingError:
             port._fail(ReplyDropped("the worker went"))
 

@@ -30,6 +30,7 @@ from ractor_core.factory import (
     WorkerContext,
     serve_workers,
     spawn_factory,
+    spawn_group_factory,
 )
 from ractor_core.factory._factory import _FactoryFamily
 from ractor_core.factory._worker import (
@@ -37,12 +38,13 @@ from ractor_core.factory._worker import (
     _JobCast,
     _JobFamily,
     _JobMsg,
+    _remotable_actor,
     factory_group,
 )
 from ractor_core.transport import SerializedCast, message_family, offer
 
 from .test_factory import Double, Hold, Log, Msg, Recorder, Work, eventually
-from .test_factory_group import Cruncher, Crunching, Square
+from .test_factory_group import DONE, STARTED, Crunch, Cruncher, Crunching, Square
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -516,3 +518,41 @@ async def test_a_worker_whose_replacement_fails_to_start_is_replaced_later(
     assert [msg for _, msg, _ in log if msg != "die"] == [0, 1, 2]
     assert builds[:3] == [0, 0, 0]  # the same number
     assert discards == [("die", DiscardReason.WORKER_LOST)]
+
+
+async def bounded_member(group: str) -> ActorRef[Any]:
+    """A group member in this process whose mailbox holds one job."""
+    STARTED.clear()
+    DONE.clear()
+    cls = _remotable_actor(Cruncher)
+    ref = await spawn(cls(Cruncher(), 0), None, capacity=1)
+    pg.join(group, [ref])
+    return ref
+
+
+async def test_jobs_waiting_for_room_in_a_members_mailbox_keep_their_order() -> None:
+    member = await bounded_member("bounded-order")
+    factory = await spawn_group_factory("bounded-order", int, Crunching,
+                                        routing=KeyPersistent(), in_flight_per_worker=5)
+    factory.dispatch(1, Crunch(n=1, ms=50))  # handled; the next one fills the mailbox
+    for n in range(2, 6):
+        factory.dispatch(1, Crunch(n=n, ms=0))
+    await factory.drain_and_wait(timeout=5.0)
+    assert [n for _, n in STARTED] == [1, 2, 3, 4, 5]  # was: 1, 2, 5, 4, 3
+    await member.stop_and_wait(timeout=5.0)
+
+
+async def test_a_job_reported_at_shutdown_is_not_delivered_afterwards() -> None:
+    member = await bounded_member("bounded-stop")
+    discards: Discards = []
+    factory = await spawn_group_factory("bounded-stop", int, Crunching,
+                                        in_flight_per_worker=3, discard_handler=recorder(discards))
+    factory.dispatch(1, Crunch(n=1, ms=100))
+    factory.dispatch(2, Crunch(n=2, ms=0))  # in the member's mailbox
+    factory.dispatch(3, Crunch(n=3, ms=0))  # waits for room
+    await eventually(lambda: len(STARTED) == 1, what="the first job started")
+    await factory.stop_and_wait(timeout=5.0)
+    assert sorted(job.n for job, _ in discards) == [1, 2, 3]
+    await eventually(lambda: len(DONE) >= 2, what="the jobs in the mailbox done")
+    await member.drain_and_wait(timeout=5.0)  # handles whatever reached its mailbox
+    assert [n for _, n in STARTED] == [1, 2]  # was: job 3 delivered after it was reported
