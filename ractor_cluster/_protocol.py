@@ -228,7 +228,7 @@ def _control(**kwargs: Any) -> bytes:
 
 
 def _actors(actors: Iterable[tuple[int, str | None]]) -> list[control_pb2.Actor]:
-    out = []
+    out: list[control_pb2.Actor] = []
     for pid, name in actors:
         msg = control_pb2.Actor(pid=pid)
         if name is not None:
@@ -562,7 +562,7 @@ class SessionProtocol:
 
     def sessions(self, known: Iterable[auth_pb2.NameMessage]) -> bytes:
         """Tell the peer the nodes this node knows (connection ids left out)."""
-        entries = []
+        entries: list[auth_pb2.NameMessage] = []
         for name in known:
             entry = auth_pb2.NameMessage()
             entry.CopyFrom(name)

@@ -374,7 +374,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
                 del self.advertised[pid]
                 self.inboxes.pop(pid, None)
                 self.write(proto.terminate([pid]))
-        elif isinstance(event, ProcessGroupChanged):
+        else:
             change = event.change
             actors = [(a.id.pid, a.name) for a in change.actors
                       if a.id.is_local and a.is_remotable]

@@ -180,7 +180,7 @@ class Message:
                 f"({_label(variant.family.cls, variant.cls)} is a variant)"
             )
         try:  # where the class statement is, for tools (ractor-derive gen's messages)
-            cls.__ractor_line__ = sys._getframe(1).f_lineno  # type: ignore[attr-defined]  # pyright: ignore[reportPrivateUsage]
+            cls.__ractor_line__ = sys._getframe(1).f_lineno  # type: ignore[attr-defined]
         except ValueError:
             pass
         user_init = "__init__" in cls.__dict__
