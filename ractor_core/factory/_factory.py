@@ -195,6 +195,7 @@ class _Slot:
     """A worker as the factory sees it."""
 
     __slots__ = (
+        "backlog",
         "builder",
         "busy_since",
         "generation",
@@ -216,10 +217,25 @@ class _Slot:
         self.generation = 0  # bumped when a replacement takes the slot
         self.retiring = False
         self.stuck = False
+        self.backlog: deque[_Ready] | None = None  # jobs waiting for room on the connection
 
 
 
 # ------------------------------------------------------------------------------- messages
+
+
+@final
+class _Ready:
+    """A job for a worker on another node, serialized, waiting for room on the connection."""
+
+    __slots__ = ("job_id", "message")
+
+    def __init__(self, job_id: int, message: SerializedMessage) -> None:
+        self.job_id = job_id
+        self.message = message
+
+    def serialize(self) -> SerializedMessage:
+        return self.message
 
 
 @final
@@ -796,10 +812,19 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         """Send a job to a worker on another node: a cast, acknowledged by a cast."""
         ref = slot.ref
         cast = _JobCast(job, slot.id, st.token)
+        backlog = slot.backlog
         try:
-            ref.cast(cast)
-        except MailboxFull:  # the node's outbound cap: wait for room
-            self._later(st, self._cast_later(ref, cast, st.myself, slot.id, job.id))
+            if backlog is None:
+                try:
+                    ref.cast(cast)
+                    return
+                except MailboxFull:  # the node's outbound cap: wait for room, in order
+                    backlog = slot.backlog = deque()
+                    self._later(st, self._send_backlog(st.myself, slot, ref, backlog))
+            # jobs wait behind the ones already waiting (a later job sent as soon as there
+            # is room would overtake them); serialized now, so that one that cannot be
+            # sent fails here
+            backlog.append(_Ready(job.id, cast.serialize()))
         except MessagingError as exc:
             if ref._cell.accepting(ref):  # the job itself cannot be sent (no codec)
                 del slot.in_flight[job.id]
@@ -820,15 +845,23 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         task.add_done_callback(st.sends.discard)
 
     @staticmethod
-    async def _cast_later(ref: ActorRef[Any], cast: _JobCast, factory: ActorRef[_FactoryMsg],
-                          slot: int, job_id: int) -> None:
+    async def _send_backlog(factory: ActorRef[_FactoryMsg], slot: _Slot, ref: ActorRef[Any],
+                            backlog: deque[_Ready]) -> None:
+        """Send the jobs waiting for room on the connection to ``ref``, in order; those that
+        cannot go (the worker or its node went) are reported lost."""
         try:
-            await ref.send(cast)
+            while backlog:
+                await ref.send(backlog[0])
+                backlog.popleft()
         except MessagingError:
-            try:
-                factory.cast(_Done(slot, job_id, None))
-            except MessagingError:
-                pass
+            while backlog:
+                try:
+                    factory.cast(_Done(slot.id, backlog.popleft().job_id, None))
+                except MessagingError:
+                    pass
+        finally:
+            if slot.backlog is backlog:
+                slot.backlog = None
 
     @staticmethod
     async def _send_later(ref: ActorRef[Any], msg: _JobMsg, port: _AckPort) -> None:

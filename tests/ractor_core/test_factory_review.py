@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from ractor_core import Actor, ActorRef, Call, ReplyDropped, SpawnError, all_actors, pg, spawn
+from ractor_core import (
+    Actor,
+    ActorRef,
+    Call,
+    MailboxFull,
+    ReplyDropped,
+    SpawnError,
+    all_actors,
+    pg,
+    spawn,
+)
 from ractor_core.factory import (
     CapacityController,
     CustomHashing,
@@ -39,10 +49,12 @@ from ractor_core.factory._worker import (
     _JobFamily,
     _JobMsg,
     _remotable_actor,
+    _unpack_meta,
     factory_group,
 )
 from ractor_core.transport import SerializedCast, message_family, offer
 
+from .remote import Recording
 from .test_factory import Double, Hold, Log, Msg, Recorder, Work, eventually
 from .test_factory_group import DONE, STARTED, Crunch, Cruncher, Crunching, Square
 
@@ -556,3 +568,43 @@ async def test_a_job_reported_at_shutdown_is_not_delivered_afterwards() -> None:
     await eventually(lambda: len(DONE) >= 2, what="the jobs in the mailbox done")
     await member.drain_and_wait(timeout=5.0)  # handles whatever reached its mailbox
     assert [n for _, n in STARTED] == [1, 2]  # was: job 3 delivered after it was reported
+
+
+class Throttled(Recording):
+    """A node whose outbound cap is reached while ``full``; ``room`` wakes its waiters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = False
+        self.room = asyncio.Event()
+
+    def transmit_cast(self, pid: int, message: SerializedCast) -> None:
+        if self.full:
+            raise MailboxFull("the node's outbound cap is reached", message)
+        super().transmit_cast(pid, message)
+
+    async def uncongested(self, timeout: float | None, need: int = 0) -> None:
+        await self.room.wait()
+
+
+async def test_jobs_waiting_for_room_on_a_connection_are_not_overtaken() -> None:
+    node = Throttled()
+    worker = node.actor(7)
+    node.join_group(pg.DEFAULT_SCOPE, "throttled", [worker])
+    factory = await spawn_group_factory("throttled", int, Crunching,
+                                        routing=KeyPersistent(), in_flight_per_worker=5)
+    node.full = True
+    factory.dispatch(1, Crunch(n=1, ms=0))
+    factory.dispatch(1, Crunch(n=2, ms=0))
+    await eventually(lambda: len(factory.ref._cell._actor._held.sends) > 0,  # type: ignore[attr-defined]  # pyright: ignore
+                     what="a job waiting for room")
+    node.full = False  # room again, its waiters not woken yet
+    factory.dispatch(1, Crunch(n=3, ms=0))
+    stats = await factory.stats()
+    assert stats.in_flight == 3
+    node.room.set()
+    await eventually(lambda: len(node.casts) == 3, what="three jobs sent")
+    sent = [_unpack_meta(message.metadata, int)[1] for _, message in node.casts]
+    assert sent == [1, 2, 3]  # job ids: was 3, 1, 2
+    await factory.stop_and_wait(timeout=5.0)
+    node.close("test over")
