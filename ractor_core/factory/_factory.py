@@ -37,7 +37,7 @@ from .._errors import (
     WaitTimeout,
 )
 from .._message import Call, SerializedCast, SerializedMessage, _Asks, _FuturePort
-from .._ref import ActorRef, spawn, spawn_linked
+from .._ref import ActorRef, _check_timeout, spawn, spawn_linked
 from .._supervision import (
     ActorFailed,
     ActorTerminated,
@@ -1098,6 +1098,7 @@ class Factory(Generic[K, M]):
         if not isinstance(msg, Call):
             raise TypeError(f"call() takes an rpc message (a Call subclass), got {msg!r}")
         _check_key(key)
+        _check_timeout(timeout)
         message: Any = msg
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[R] = loop.create_future()

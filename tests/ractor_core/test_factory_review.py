@@ -608,3 +608,13 @@ async def test_jobs_waiting_for_room_on_a_connection_are_not_overtaken() -> None
     assert sent == [1, 2, 3]  # job ids: was 3, 1, 2
     await factory.stop_and_wait(timeout=5.0)
     node.close("test over")
+
+
+async def test_a_call_through_the_factory_checks_its_timeout() -> None:
+    log: list[tuple[int, Any, int]] = []
+    factory = await spawn_factory(flaky(log), workers=1)
+    for timeout in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="timeout"):
+            await factory.call("k", Double(1), timeout=timeout)
+    assert await factory.call("k", Double(2), timeout=5.0) == 4
+    await factory.stop_and_wait(timeout=5.0)
