@@ -1174,6 +1174,9 @@ class Factory(Generic[K, M]):
 # ------------------------------------------------------------------------------- spawning
 
 
+_ROUTINGS = (Queuer, StickyQueuer, KeyPersistent, RoundRobin, CustomHashing)
+
+
 def _instance(value: object, kind: type[Any]) -> bool:
     return isinstance(value, kind)
 
@@ -1184,9 +1187,14 @@ def _settings(routing: Routing, priorities: int, discard: DiscardSettings | None
               max_retries: int, tick: float | None) -> _Settings:
     # checked at run time too (callers need not be type-checked), through ``object`` so that
     # the type checkers do not call the checks redundant
-    if not _instance(routing, Routing):
+    if not _instance(routing, Routing) or type(routing) is Routing:
         raise TypeError(
             f"routing is a Routing instance such as Queuer() or KeyPersistent(), got {routing!r}"
+        )
+    if type(routing) not in _ROUTINGS:
+        raise TypeError(
+            f"routing is one of Queuer, StickyQueuer, KeyPersistent, RoundRobin, CustomHashing "
+            f"(CustomHashing(fn) routes by a function of your own), got {routing!r}"
         )
     handler: object = discard_handler
     if handler is not None and (not callable(handler) or inspect.iscoroutinefunction(handler)):

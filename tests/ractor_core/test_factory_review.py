@@ -330,6 +330,11 @@ async def test_settings_are_checked_when_the_factory_is_spawned() -> None:
         await spawn_factory(flaky(log), max_retries=-1)
     with pytest.raises(TypeError, match="routing"):
         await spawn_factory(flaky(log), routing=KeyPersistent)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    class Mine(Routing):
+        pass
+
+    with pytest.raises(TypeError, match="CustomHashing"):
+        await spawn_factory(flaky(log), routing=Mine())
     with pytest.raises(TypeError, match="hooks"):
         await spawn_factory(flaky(log), hooks=object())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     with pytest.raises(TypeError, match="capacity"):
