@@ -139,7 +139,10 @@ def exponential_backoff(
             raise ValueError(f"exponential_backoff: {what} is a finite number >= 0, got {value}")
 
     def delay(n: int) -> float:
-        return min(maximum, initial * factor ** max(0, n - 1))
+        try:
+            return min(maximum, initial * factor ** max(0, n - 1))
+        except OverflowError:  # past the largest float, long after the maximum
+            return maximum if initial else 0.0
 
     return delay
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ractor_core import ChildSpec, DynamicSupervisor, Supervisor, spawn
+from ractor_core.supervisor import exponential_backoff
 
 from .test_supervisor import Crash, Plan, Tree, Worker, running, until
 
@@ -70,3 +71,9 @@ async def test_a_backoff_that_raises_is_logged_and_the_child_restarts_at_once(
     assert sup.is_alive
     assert "backoff" in caplog.text and "ZeroDivisionError" in caplog.text
     await sup.stop_and_wait(timeout=5.0)
+
+
+def test_exponential_backoff_stays_at_its_maximum_for_many_restarts() -> None:
+    backoff = exponential_backoff(0.1, 2.0, 10.0)
+    assert backoff(5000) == 10.0  # was: OverflowError
+    assert exponential_backoff(0.0, 3.0, 1.0)(10_000) == 0.0
