@@ -1063,6 +1063,12 @@ class Factory(Generic[K, M]):
     def __repr__(self) -> str:
         return f"<Factory {self.ref.id} {self.ref.status.name.lower()}>"
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Factory) and other.ref == self.ref
+
+    def __hash__(self) -> int:
+        return hash(self.ref)
+
     @property
     def is_alive(self) -> bool:
         """Whether the factory has not stopped."""

@@ -623,3 +623,23 @@ async def test_a_call_through_the_factory_checks_its_timeout() -> None:
             await factory.call("k", Double(1), timeout=timeout)
     assert await factory.call("k", Double(2), timeout=5.0) == 4
     await factory.stop_and_wait(timeout=5.0)
+
+
+class Seen(LifecycleHooks[Any, Any]):
+    def __init__(self) -> None:
+        self.factories: list[Factory[Any, Any]] = []
+
+    async def on_factory_started(self, factory: Factory[Any, Any]) -> None:
+        self.factories.append(factory)
+
+
+async def test_a_factory_handle_is_equal_to_another_of_the_same_factory() -> None:
+    log: list[tuple[int, Any, int]] = []
+    seen = Seen()
+    factory = await spawn_factory(flaky(log), workers=1, hooks=seen)
+    other = await spawn_factory(flaky(log), workers=1)
+    await eventually(lambda: len(seen.factories) == 1, what="the hook ran")
+    assert seen.factories[0] == factory and hash(seen.factories[0]) == hash(factory)
+    assert factory != other and factory in {seen.factories[0]}
+    await factory.stop_and_wait(timeout=5.0)
+    await other.stop_and_wait(timeout=5.0)
