@@ -623,6 +623,25 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         for job in reversed(again):
             st.queue.push_front(job)
 
+    def _behind_stuck(self, st: _State, slot: _Slot) -> None:
+        """The jobs waiting behind a stuck job in the mailbox of a worker that is not killed
+        (one on another node): re-queued (queuer routings, up to ``max_retries``; the worker
+        may still run them if it comes back: at least once), else discarded (``STUCK``)."""
+        jobs = [job for job, _ in slot.in_flight.values()]
+        slot.in_flight.clear()
+        again: list[Job[Any, Any]] = []
+        for job in jobs:
+            self._leave(st, job)
+            job.attempts += 1
+            if self.s.routing.factory_queueing and job.attempts <= self.s.max_retries:
+                again.append(job)
+            else:
+                self._discard(st, job, DiscardReason.STUCK)
+        st.requeued += len(again)
+        for job in reversed(again):
+            st.queue.push_front(job)
+        self._feed_all(st)
+
     async def _resize(self, st: _State, count: int) -> tuple[int, SpawnError | None]:
         """Grow or shrink the pool to ``count``; the size reached, and why it is short of
         ``count`` when a new worker failed to start (the factory goes on without it)."""
@@ -970,7 +989,11 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                     slot.stuck = True  # no more jobs: until it answers, or its replacement
                     st.free.pop(slot.id, None)
                     if dms.kill_worker and slot.builder:
-                        slot.ref.kill()  # its termination replaces it
+                        slot.ref.kill()  # its termination replaces it (and re-queues)
+                    elif slot.in_flight:
+                        self._behind_stuck(st, slot)
+            if st.draining:
+                self._maybe_stop(st)
         if st.vacant and time.monotonic() >= st.refill_at:
             await self._refill(st)
         discard = self.s.discard

@@ -209,7 +209,10 @@ class DiscardSettings:
 class DeadMansSwitch:
     """A worker busy with one job for more than ``timeout`` seconds is stuck: the job goes to
     the discard handler (``STUCK``) and, with ``kill_worker``, a local worker is killed and
-    replaced (a remote one gets no more jobs until it answers)."""
+    replaced (its other jobs re-queued as for a lost worker). A worker not killed (or on
+    another node) gets no more jobs until it answers, and the jobs waiting behind the stuck
+    one in its mailbox are re-queued (queuer routings; it may still run them: at least once)
+    or discarded (``STUCK``)."""
 
     timeout: float
     kill_worker: bool = True

@@ -643,3 +643,23 @@ async def test_a_factory_handle_is_equal_to_another_of_the_same_factory() -> Non
     assert factory != other and factory in {seen.factories[0]}
     await factory.stop_and_wait(timeout=5.0)
     await other.stop_and_wait(timeout=5.0)
+
+
+async def test_jobs_behind_a_stuck_job_of_a_worker_not_killed_go_to_the_others() -> None:
+    log = Log()
+    discards: Discards = []
+    gate = asyncio.Event()
+    factory = await spawn_factory(
+        lambda wid: Recorder(log), workers=2, in_flight_per_worker=2, tick=0.01,
+        dead_mans_switch=DeadMansSwitch(0.05, kill_worker=False),
+        discard_handler=recorder(discards),
+    )
+    factory.dispatch(None, Hold(1, gate))  # worker 0, stuck
+    factory.dispatch(None, Work(2))  # worker 1
+    factory.dispatch(None, Work(3))  # worker 0, behind the stuck job
+    # was: job 3 waited for worker 0 for ever (and a drain with it)
+    await eventually(lambda: (1, None, 3) in log.done, what="job 3 done by worker 1")
+    assert discards == [(Hold(1, gate), DiscardReason.STUCK)]
+    assert (await factory.stats()).requeued == 1
+    gate.set()
+    await factory.drain_and_wait(timeout=5.0)
