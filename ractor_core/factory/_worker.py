@@ -290,15 +290,24 @@ class _JobFamily:
     def deserialize(self, message: SerializedMessage, /) -> _JobMsg:
         if not isinstance(message, SerializedCast):
             raise ValueError("a job comes to a worker from another node as a cast")
-        is_call, job_id, priority, slot, token, key = _unpack_meta(message.metadata,
-                                                                   self.key_type)
+        meta = message.metadata
+        error = ""
+        try:
+            is_call, job_id, priority, slot, token, key = _unpack_meta(meta, self.key_type)
+        except ValueError as exc:
+            if meta is None or len(meta) < _META.size:
+                raise  # not a job: nobody to tell
+            flags, job_id, priority, slot, token = _META.unpack_from(meta)
+            is_call, key = bool(flags & 1), None
+            error = f"the worker's node could not decode the job's key: {exc}"[:500]
         factory = self._factory(token)
         if factory is None:
             _log.warning("job %s comes from a factory this node does not know (token %x)",
                          job_id, token)
             raise ValueError(f"job {job_id} comes from an unknown factory")
-        error = ""
         try:
+            if error:
+                raise ValueError(error)  # acknowledged as failed, as below
             decode = (self.calls if is_call else self.casts).get(message.variant)
             if decode is not None:
                 msg = decode(message.args)
@@ -309,8 +318,9 @@ class _JobFamily:
             # The job is acknowledged as failed (its caller told why) rather than dropped
             # here, which would leave it in flight at the factory for ever.
             msg = None
-            error = (f"the worker's node could not decode the job's message "
-                     f"{message.variant!r}: {exc!r}")[:500]
+            if not error:
+                error = (f"the worker's node could not decode the job's message "
+                         f"{message.variant!r}: {exc!r}")[:500]
             _log.warning("job %s: %s", job_id, error)
         job: Job[Any, Any] = Job(key, msg, priority=priority, job_id=job_id)
         if is_call:

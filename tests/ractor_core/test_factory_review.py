@@ -663,3 +663,40 @@ async def test_jobs_behind_a_stuck_job_of_a_worker_not_killed_go_to_the_others()
     assert (await factory.stats()).requeued == 1
     gate.set()
     await factory.drain_and_wait(timeout=5.0)
+
+
+class Tag:
+    """A key that travels as bytes (a worker node expecting another key type cannot read it)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def into_bytes(self) -> bytes:
+        return self.text.encode()
+
+
+async def test_a_job_whose_key_its_worker_cannot_decode_is_acknowledged_as_failed() -> None:
+    family = message_family(Crunching)
+    assert family is not None
+    decoder = _JobFamily(family, str)  # str has no from_bytes
+    factory = await spawn(Inbox(), None)
+    worker = (await serve_workers("undecodable-key", lambda wid: Cruncher(), 1))[0]
+    pg.join_scoped(FACTORY_SCOPE, factory_group(0xCAFE), [factory])
+    job: Job[Any, Any] = Job(Tag("x"), Square(n=3, ms=1), job_id=42)
+    got = decoder.deserialize(_JobCast(job, 1, 0xCAFE).serialize())  # was: ValueError, dropped
+    assert offer(worker, got)
+
+    async def acked() -> bool:
+        return bool(await factory.call(Dump(), timeout=1.0))
+
+    await eventually(acked, what="an acknowledgement")
+    [ack] = await factory.call(Dump(), timeout=1.0)
+    done = _FactoryFamily().deserialize(ack.serialize())
+    assert (done.slot, done.job_id) == (1, 42) and done.raw is not None
+    outcome = _JobMsg(job).decode_reply(done.raw)
+    assert not outcome.ok and "could not decode the job's key" in outcome.error
+    await worker.stop_and_wait(timeout=5.0)
+    await factory.stop_and_wait(timeout=5.0)
