@@ -1089,6 +1089,12 @@ class Factory(Generic[K, M]):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Factory) and other.ref == self.ref
 
+    def _stopped(self, job: Job[Any, Any]) -> MessagingError:
+        return MessagingError(
+            f"factory {self.ref.id} has stopped (or is stopping); job {job!r} was not "
+            "dispatched", job
+        )
+
     def __hash__(self) -> int:
         return hash(self.ref)
 
@@ -1112,7 +1118,11 @@ class Factory(Generic[K, M]):
                 f"{type(msg).__name__} is an rpc message (Call); send it with call()", msg
             )
         _check_key(key)
-        self.ref.cast(Job(key, msg, priority=priority, ttl=ttl))
+        job = Job(key, msg, priority=priority, ttl=ttl)
+        try:
+            self.ref.cast(job)
+        except MessagingError:
+            raise self._stopped(job) from None
 
     async def call(self, key: K, msg: _Asks[R], *, timeout: float | None = None,
                    priority: int = 0, ttl: float | None = None) -> R:
@@ -1136,6 +1146,9 @@ class Factory(Generic[K, M]):
         job._port = port
         try:
             self.ref.cast(job)
+        except MessagingError:
+            port._answered = True
+            raise self._stopped(job) from None
         except BaseException:
             port._answered = True
             raise

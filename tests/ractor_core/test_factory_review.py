@@ -15,6 +15,7 @@ from ractor_core import (
     ActorRef,
     Call,
     MailboxFull,
+    MessagingError,
     ReplyDropped,
     SpawnError,
     all_actors,
@@ -700,3 +701,15 @@ async def test_a_job_whose_key_its_worker_cannot_decode_is_acknowledged_as_faile
     assert not outcome.ok and "could not decode the job's key" in outcome.error
     await worker.stop_and_wait(timeout=5.0)
     await factory.stop_and_wait(timeout=5.0)
+
+
+async def test_a_job_for_a_factory_that_stopped_is_refused_saying_so() -> None:
+    log: list[tuple[int, Any, int]] = []
+    factory = await spawn_factory(flaky(log), workers=1)
+    await factory.stop_and_wait(timeout=5.0)
+    with pytest.raises(MessagingError, match=r"factory .* has stopped") as refused:
+        factory.dispatch("k", 1)
+    unsent: Job[Any, Any] = refused.value.unsent
+    assert isinstance(unsent, Job) and unsent.msg == 1
+    with pytest.raises(MessagingError, match=r"factory .* has stopped"):
+        await factory.call("k", Double(1), timeout=1.0)
