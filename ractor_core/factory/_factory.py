@@ -205,6 +205,7 @@ class _Slot:
         "ref",
         "retiring",
         "stuck",
+        "waiting",
     )
 
     def __init__(self, slot_id: int, ref: ActorRef[Any], priorities: int, builder: bool) -> None:
@@ -218,6 +219,8 @@ class _Slot:
         self.retiring = False
         self.stuck = False
         self.backlog: deque[_Ready] | None = None  # jobs waiting for room on the connection
+        # jobs waiting for room in a worker's mailbox (a local one whose mailbox is bounded)
+        self.waiting: deque[tuple[_JobMsg, _AckPort]] | None = None
 
 
 
@@ -493,6 +496,7 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
             slot.generation += 1  # what the old worker still reports is ignored
             slot.ref = ref
             slot.stuck = False
+            slot.backlog = slot.waiting = None  # the old worker's (its sender gives them up)
             st.by_actor[ref.id] = slot
             self._make_free(st, slot)
             self._feed(st, slot)
@@ -808,6 +812,10 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
         if report is None:
             report = st.report = self._report_to(st.myself)
         port = _AckPort(report, slot.id, job.id, slot.generation)
+        waiting = slot.waiting
+        if waiting is not None:  # behind the jobs waiting for room, not ahead of them
+            waiting.append((msg, port))
+            return
         try:
             queued = ref._cell.put_call(ref, msg, port)
         except MessagingError as exc:
@@ -824,8 +832,9 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                 slot.stuck = True  # and it gets no more jobs meanwhile
                 st.free.pop(slot.id, None)
             return
-        if not queued:  # a congested connection: send when it has room
-            self._later(st, self._send_later(ref, msg, port))
+        if not queued:  # a full mailbox (or a congested connection): send when it has room
+            waiting = slot.waiting = deque([(msg, port)])
+            self._later(st, self._put_waiting(slot, ref, waiting))
 
     def _cast_job(self, st: _State, slot: _Slot, job: Job[Any, Any]) -> None:
         """Send a job to a worker on another node: a cast, acknowledged by a cast."""
@@ -883,16 +892,26 @@ class _FactoryActor(Actor[_FactoryMsg, _State, None]):
                 slot.backlog = None
 
     @staticmethod
-    async def _send_later(ref: ActorRef[Any], msg: _JobMsg, port: _AckPort) -> None:
+    async def _put_waiting(slot: _Slot, ref: ActorRef[Any],
+                           waiting: deque[tuple[_JobMsg, _AckPort]]) -> None:
+        """Put the jobs waiting for room into the mailbox of ``ref``, in order; those that
+        cannot go (the worker went) are reported lost."""
         again = False  # first in line only once woken and beaten to the room
         try:
-            while True:
+            while waiting:
+                msg, port = waiting[0]
                 await ref._cell.wait_room(ref, None, again)
                 if ref._cell.put_call(ref, msg, port):
-                    return
-                again = True
+                    waiting.popleft()
+                    again = False
+                else:
+                    again = True
         except MessagingError:
-            port._fail(ReplyDropped("the worker went"))
+            while waiting:
+                waiting.popleft()[1]._fail(ReplyDropped("the worker went"))
+        finally:
+            if slot.waiting is waiting:
+                slot.waiting = None
 
     @staticmethod
     def _report_to(
