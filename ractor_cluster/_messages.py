@@ -173,17 +173,23 @@ class ConnectionOpened:
 @dataclass(frozen=True, slots=True)
 class ReconnectPolicy:
     """How a node redials a peer: after ``initial`` seconds, times ``factor`` per failed
-    attempt, at most ``maximum``, each delay spread by +/- ``jitter`` (a fraction)."""
+    attempt, at most ``maximum``, each delay spread by +/- ``jitter`` (a fraction). The
+    backoff starts again from ``initial`` only after a session that stayed authenticated
+    ``stable`` seconds: a peer that accepts and then drops every connection at once is
+    redialed less and less often, not every ``initial`` seconds for ever."""
 
     initial: float = 0.2
     factor: float = 2.0
     maximum: float = 30.0
     jitter: float = 0.1
     connect_timeout: float = 5.0
+    stable: float = 10.0
 
     def __post_init__(self) -> None:
         if self.initial <= 0 or self.factor < 1 or self.maximum < self.initial:
             raise ValueError("a ReconnectPolicy needs 0 < initial <= maximum and factor >= 1")
+        if self.stable < 0:
+            raise ValueError("stable is a duration in seconds (>= 0)")
         if not 0 <= self.jitter < 1:
             raise ValueError("jitter is a fraction in [0, 1)")
 

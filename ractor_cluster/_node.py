@@ -502,6 +502,10 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             redial = self.redials.get(entry.address)
             if redial is not None and redial.session == entry.actor.id:
                 redial.session = None
+                if (redial.up_since is not None
+                        and time.monotonic() - redial.up_since >= redial.policy.stable):
+                    redial.attempt = 0  # it was up a while: redial soon, as the first time
+                redial.up_since = None
                 if reason == "self_connection":
                     _log.info("%s is this node: not redialed", entry.address)
                     del self.redials[entry.address]
@@ -594,7 +598,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
                 self.throttle.succeeded(entry.source)
             if entry.address is not None and entry.address in self.redials:
                 redial = self.redials[entry.address]
-                redial.attempt = 0
+                redial.up_since = time.monotonic()  # the backoff restarts once it lasts
                 redial.peer = name
             self._fire("node_session_authenticated", entry)
             if name not in self.up:
@@ -648,12 +652,13 @@ class _RedialState:
 
     address: str
     policy: ReconnectPolicy
-    attempt: int = 0  # failed attempts since the last authenticated session
+    attempt: int = 0  # failed attempts since the last session that lasted (policy.stable)
     generation: int = 0  # of the pending timer
     timer: asyncio.TimerHandle | None = None
     session: ActorId | None = None  # the session of the current connection, if any
     peer: str | None = None  # the node's full name, once known
     waiting: bool = False  # refused: the node holds another connection with this one
+    up_since: float | None = None  # when its current session authenticated
 
 
 async def shutdown(
