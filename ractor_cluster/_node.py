@@ -672,7 +672,9 @@ async def shutdown(
     one runs ``post_stop`` and no supervisor restarts anything; the peers hear each
     Terminate); then stop the NodeServer, which closes its sessions (``shutdown``).
 
-    Actors still running when ``timeout`` is up are killed. Returns True when everything
+    Actors still running when ``timeout`` is up are killed; a level of supervisors keeps a
+    share of the time (up to 1 s each), so one child whose ``post_stop`` hangs is killed
+    early enough for its supervisors to stop gracefully. Returns True when everything
     stopped gracefully in time.
     """
     loop = asyncio.get_running_loop()
@@ -712,7 +714,12 @@ async def _stop_levels(actors: list[ActorRef[Any]], reason: str, deadline: float
             sup = sup.supervisor
         levels.setdefault(depth, []).append(actor)
     graceful = True
-    for depth in sorted(levels, reverse=True):
+    order = sorted(levels, reverse=True)
+    # each level above keeps a share of the time: an actor whose post_stop hangs is killed
+    # in time for its supervisors to stop gracefully, not at the deadline with them
+    reserve = min(1.0, max(0.0, deadline - loop.time()) / (2 * len(order)))
+    for index, depth in enumerate(order):
+        level_deadline = deadline - reserve * (len(order) - 1 - index)
         level = [a for a in levels[depth] if a.is_alive]
         for actor in level:
             # unlinked first: a supervisor would stop (killing its other children) or
@@ -723,7 +730,7 @@ async def _stop_levels(actors: list[ActorRef[Any]], reason: str, deadline: float
             actor.stop(reason)
         for actor in level:
             try:
-                await actor.wait(max(0.0, deadline - loop.time()))
+                await actor.wait(max(0.0, level_deadline - loop.time()))
             except WaitTimeout:
                 _log.warning("actor %s did not stop in time: killed", actor.id)
                 actor.kill()

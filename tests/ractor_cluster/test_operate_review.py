@@ -17,8 +17,9 @@ from ractor_cluster import (
     ReconnectPolicy,
     SubscribeToEvents,
     client_connect,
+    shutdown,
 )
-from ractor_core import ActorRef, spawn
+from ractor_core import Actor, ActorRef, spawn, spawn_linked
 
 from .harness import NodeProcess
 
@@ -58,3 +59,38 @@ async def test_a_session_that_ends_right_after_authenticating_is_redialed_with_b
         assert 2 <= events.authenticated <= 6, events.authenticated
     finally:
         await client.stop_and_wait(timeout=5)
+
+
+STOPPED: list[str] = []
+
+
+class _Stops(Actor[str, None, None]):
+    """Records its post_stop, which takes ``delay`` seconds (None: for ever)."""
+
+    def __init__(self, delay: float | None = 0.0) -> None:
+        self.delay = delay
+
+    async def pre_start(self, myself: ActorRef[str], args: None) -> None:
+        return None
+
+    async def post_stop(self, myself: ActorRef[str], state: None) -> None:
+        await asyncio.sleep(3600 if self.delay is None else self.delay)
+        STOPPED.append(str(myself.name))
+
+
+async def test_one_child_whose_post_stop_hangs_does_not_cost_its_supervisors_theirs() -> None:
+    # The deepest level waited for the whole timeout on the hung child, so every level
+    # above was killed at once: their post_stop never ran.
+    STOPPED.clear()
+    node = await spawn(NodeServer(0, "c", "review-hang", "localhost"), None)
+    top = await spawn(_Stops(0.1), None, name="top")
+    mid = await spawn_linked(_Stops(0.1), None, top, name="mid")
+    await spawn_linked(_Stops(None), None, mid, name="hung")
+    await spawn_linked(_Stops(), None, mid, name="fine")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    graceful = await asyncio.wait_for(shutdown(node, timeout=1.5), 5)
+    assert not graceful  # one actor had to be killed
+    assert loop.time() - started < 2.5
+    assert STOPPED == ["fine", "mid", "top"]
+    assert not node.is_alive and not top.is_alive
