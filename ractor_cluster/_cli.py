@@ -12,7 +12,8 @@
 first when the node stops; either may be a coroutine function. Tasks that ``start`` creates
 are kept alive while the node runs and cancelled after ``stop``. A node runs until SIGTERM
 or SIGINT, then stops gracefully (every actor's ``post_stop`` runs, children before their
-supervisors; the peers are told) and exits 0 within ``--shutdown-timeout``.
+supervisors; the peers are told) and exits 0 within ``--shutdown-timeout``; a second
+signal, a second or more after the first, exits at once (status 1).
 """
 
 from __future__ import annotations
@@ -186,6 +187,10 @@ def _tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, ssl.SSLContex
     return server_ctx, client_ctx
 
 
+_SIGNAL_ECHO = 1.0
+"""Seconds after the first SIGTERM/SIGINT during which another one is the same request (a
+wrapper forwarding the signal the terminal sent the whole process group), not "exit now"."""
+
 _in_app_start: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "ractor_app_start", default=False
 )
@@ -328,16 +333,23 @@ async def _run_node(args: argparse.Namespace) -> int:
             await node.stop_and_wait(timeout=5)
             return 1
     stop = asyncio.Event()
-    signals: list[int] = []
+    first_signal: list[float] = []
 
     def on_signal(sig: signal.Signals) -> None:
-        signals.append(sig)
-        if len(signals) == 1:
+        now = time.monotonic()
+        if not first_signal:
+            first_signal.append(now)
             _log.info("%s: stopping (within %.1fs; again to exit now)", sig.name,
                       args.shutdown_timeout)
             stop.set()
+        elif now - first_signal[0] < _SIGNAL_ECHO:
+            # Ctrl-C under a wrapper that forwards it (a shell trap, a process manager)
+            # arrives twice at once: the same request, not "exit now"
+            _log.info("%s right after the first signal: already stopping", sig.name)
         else:
             _log.warning("%s again: exiting now", sig.name)
+            for handler in logging.getLogger().handlers:
+                handler.flush()
             os._exit(1)
 
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -4,7 +4,13 @@ reproduced first (redial loops, the auth throttle, shutdown with stuck actors...
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +27,7 @@ from ractor_cluster import (
 )
 from ractor_core import Actor, ActorRef, spawn, spawn_linked
 
-from .harness import NodeProcess
+from .harness import ROOT, NodeProcess
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -94,3 +100,60 @@ async def test_one_child_whose_post_stop_hangs_does_not_cost_its_supervisors_the
     assert loop.time() - started < 2.5
     assert STOPPED == ["fine", "mid", "top"]
     assert not node.is_alive and not top.is_alive
+
+
+def _node_process(cwd: Path, *extra: str, stop_delay: float = 0.3) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STOP_DELAY": str(stop_delay)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ractor_cluster", "node", "--name", "x", "--cookie", "c",
+         "--host", "127.0.0.1", "--listen", "127.0.0.1", *extra],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening on "):
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+        raise AssertionError(f"did not start: {line!r} {out!r} {err!r}")
+    return proc
+
+
+_SLOW_STOP = (
+    "import asyncio\n"
+    "async def start(node, name):\n"
+    "    pass\n"
+    "async def stop(node):\n"
+    "    await asyncio.sleep(float(__import__('os').environ.get('STOP_DELAY', '0.3')))\n"
+    "    print('stop hook done', flush=True)\n"
+)
+
+
+def test_sigint_and_sigterm_together_stop_the_node_gracefully_once(tmp_path: Path) -> None:
+    # Ctrl-C under a wrapper that forwards it as SIGTERM (a shell trap, a process manager)
+    # delivers both at once: the second was taken for "exit now", os._exit(1), so no
+    # post_stop ran and the node exited 1.
+    (tmp_path / "slow_stop.py").write_text(_SLOW_STOP)
+    proc = _node_process(tmp_path, "--app", "slow_stop")
+    try:
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert "stop hook done" in out, err
+    assert proc.returncode == 0, err
+
+
+def test_a_second_signal_later_still_exits_at_once(tmp_path: Path) -> None:
+    (tmp_path / "slow_stop.py").write_text(_SLOW_STOP)
+    proc = _node_process(tmp_path, "--app", "slow_stop", stop_delay=30)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1.2)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert time.monotonic() - started < 2
+    assert proc.returncode == 1 and "exiting now" in err, err
