@@ -12,8 +12,10 @@ handshake succeeded, failed (with a reason), or needs the server's election verd
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import struct
 from dataclasses import dataclass, field
@@ -238,57 +240,119 @@ class ThrottlePolicy:
 class AuthThrottle:
     """Counts authentication failures per source address and says when to refuse it.
 
-    Sans-IO: the caller passes the time. At most ``max_tracked`` addresses are remembered
-    (the oldest are forgotten first), so a flood from many addresses cannot grow it.
+    Sans-IO: the caller passes the time. An IPv6 address counts as its /64 (one host may
+    hold all of it). At most ``max_tracked`` addresses are remembered (the oldest are
+    forgotten first), so a flood from many addresses cannot grow it.
+
+    A node name that authenticated from an address is *known* there: connections from that
+    address claiming that name are judged by their own record, so an attacker behind the
+    same NAT as a legitimate peer, failing again and again, does not lock it out (the
+    address backs off; the known name does not, unless the attacker claims that very name
+    and fails with it).
     """
 
     def __init__(self, policy: ThrottlePolicy | None = None, max_tracked: int = 65536) -> None:
         self.policy = policy or ThrottlePolicy()
         self.max_tracked = max_tracked
-        # address -> (failures, last failure, refused until)
-        self._records: dict[str, tuple[int, float, float]] = {}
+        # address (or address and known name) -> (failures, last failure, refused until)
+        self._records: dict[str | tuple[str, str], tuple[int, float, float]] = {}
+        # address -> names that authenticated from it (a few), oldest address first
+        self._known: dict[str, list[str]] = {}
         self.failures = 0
         """Authentication failures counted (every address)."""
         self.refused = 0
         """Connections refused because their address was backing off."""
 
-    def blocked(self, address: str, now: float) -> float:
-        """Seconds ``address`` is still refused (0: let it try); counts a refusal."""
-        record = self._records.get(address)
+    def _check(self, key: str | tuple[str, str], now: float) -> float:
+        record = self._records.get(key)
         if record is None:
             return 0.0
         _, last, until = record
         if now - last > self.policy.forget:
-            del self._records[address]
+            del self._records[key]
             return 0.0
-        if now < until:
+        return until - now if now < until else 0.0
+
+    def blocked(self, address: str, now: float) -> float:
+        """Seconds ``address`` is still refused (0: let it try); counts a refusal. An
+        address where a name is known is let in: :meth:`blocked_name` decides once the
+        connection says its name."""
+        key = _throttle_key(address)
+        wait = self._check(key, now)
+        if wait and key not in self._known:
             self.refused += 1
-            return until - now
+            return wait
         return 0.0
 
-    def failed(self, address: str, now: float) -> float:
-        """Record a failure of ``address``; returns how long it is now refused (0: not)."""
+    def blocked_name(self, address: str, name: str, now: float) -> float:
+        """Seconds a connection from ``address`` claiming to be ``name`` is still refused
+        (0: let it try); counts a refusal."""
+        key = _throttle_key(address)
+        names = self._known.get(key)
+        wait = self._check((key, name) if names and name in names else key, now)
+        if wait:
+            self.refused += 1
+        return wait
+
+    def failed(self, address: str, now: float, name: str | None = None) -> float:
+        """Record a failure of ``address`` (claiming to be ``name``, if it said); returns
+        how long it is now refused (0: not)."""
         self.failures += 1
         policy = self.policy
         records = self._records
-        record = records.pop(address, None)  # re-inserted last: the dict is in age order
+        base = _throttle_key(address)
+        names = self._known.get(base)
+        known = name is not None and names is not None and name in names
+        key: str | tuple[str, str] = (base, name) if known and name is not None else base
+        record = records.pop(key, None)  # re-inserted last: the dict is in age order
         count = 1 if record is None or now - record[1] > policy.forget else record[0] + 1
         block = 0.0
         if count >= policy.free:
             block = min(policy.maximum, policy.initial * 2.0 ** min(count - policy.free, 64))
-        records[address] = (count, now, now + block)
+        records[key] = (count, now, now + block)
         while len(records) > self.max_tracked:
             del records[next(iter(records))]
         return block
 
-    def succeeded(self, address: str) -> None:
-        """``address`` authenticated: its record is cleared."""
-        self._records.pop(address, None)
+    def succeeded(self, address: str, name: str | None = None) -> None:
+        """``address`` authenticated (as ``name``): its record is cleared, and ``name`` is
+        known there from now on."""
+        key = _throttle_key(address)
+        names = self._known.pop(key, None)
+        if name is None:
+            self._records.pop(key, None)
+            if names is not None:
+                self._known[key] = names
+            return
+        if names is None or name not in names:
+            self._records.pop(key, None)  # (as before any name was known)
+            names = [*(names or ()), name][-_KNOWN_NAMES:]
+        self._records.pop((key, name), None)
+        self._known[key] = names  # last: the dict is in age order
+        while len(self._known) > self.max_tracked:
+            del self._known[next(iter(self._known))]
 
     def __len__(self) -> int:
         return len(self._records)
 
-    def failures_of(self, address: str) -> int:
-        """Failures recorded for ``address`` in a row (0: none)."""
-        record = self._records.get(address)
+    def failures_of(self, address: str, name: str | None = None) -> int:
+        """Failures recorded for ``address`` (claiming ``name``) in a row (0: none)."""
+        key = _throttle_key(address)
+        names = self._known.get(key)
+        record = self._records.get((key, name) if name and names and name in names else key)
         return 0 if record is None else record[0]
+
+
+_KNOWN_NAMES = 8  # names known per address, at most (the latest)
+
+
+@functools.lru_cache(maxsize=4096)
+def _throttle_key(address: str) -> str:
+    """The throttled unit of an address: an IPv4 address, or the /64 of an IPv6 one."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

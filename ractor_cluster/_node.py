@@ -541,11 +541,12 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
                      f" (claiming to be {claimed!r})" if claimed is not None else "",
                      reason)
         if entry.source is not None and self.throttle is not None:
-            block = self.throttle.failed(entry.source, time.monotonic())
+            name = entry.peer_name.name if entry.peer_name is not None else None
+            block = self.throttle.failed(entry.source, time.monotonic(), name)
             if block:
                 _log.warning("%s failed to authenticate %d times in a row: its connections are "
                              "refused for %.1fs", entry.source,
-                             self.throttle.failures_of(entry.source), block)
+                             self.throttle.failures_of(entry.source, name), block)
 
     # ------------------------------------------------------------------ election
 
@@ -562,6 +563,16 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             return int(Status.NOT_OK)
         entry.peer_name = peer
         entry.connection_id = peer.connection_id
+        if entry.source is not None and self.throttle is not None:
+            wait = self.throttle.blocked_name(entry.source, peer.name, time.monotonic())
+            if wait:
+                # let in at accept (a name is known at its address), but not this name
+                _log.debug("connection from %s claiming to be %r refused: it backs off after "
+                           "failed authentications (%.1fs more)", entry.stream.peer_label,
+                           bounded(peer.name), wait)
+                entry.refused = True
+                entry.stream.writer.transport.abort()
+                return int(Status.NOT_OK)
         candidates = [e for e in self._same_peer(peer.name) if e is not entry] + [entry]
         survivors = elect(self.full_name, peer.name, candidates)
         if entry not in survivors:
@@ -595,7 +606,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
                 loser.actor.stop("duplicate_connection")
         if entry in survivors:
             if entry.source is not None and self.throttle is not None:
-                self.throttle.succeeded(entry.source)
+                self.throttle.succeeded(entry.source, name)
             if entry.address is not None and entry.address in self.redials:
                 redial = self.redials[entry.address]
                 redial.up_since = time.monotonic()  # the backoff restarts once it lasts

@@ -4,6 +4,7 @@ reproduced first (redial loops, the auth throttle, shutdown with stuck actors...
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,10 +12,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ractor_cluster import (
+    ClientConnectError,
+    GetNodeInfo,
+    GetSessions,
     NodeEventSubscription,
     NodeServer,
     NodeServerMessage,
@@ -22,9 +27,11 @@ from ractor_cluster import (
     PeerLimits,
     ReconnectPolicy,
     SubscribeToEvents,
+    ThrottlePolicy,
     client_connect,
     shutdown,
 )
+from ractor_cluster._auth import AuthThrottle
 from ractor_core import Actor, ActorRef, spawn, spawn_linked
 
 from .harness import ROOT, NodeProcess
@@ -157,3 +164,78 @@ def test_a_second_signal_later_still_exits_at_once(tmp_path: Path) -> None:
         proc.kill()
     assert time.monotonic() - started < 2
     assert proc.returncode == 1 and "exiting now" in err, err
+
+
+async def _until(check: Callable[[], Any], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def _authenticated_with(node: ActorRef[NodeServerMessage], name: str) -> bool:
+    sessions = await node.call(GetSessions(), timeout=2)
+    return any(i.peer_name is not None and i.peer_name.name == name for i in sessions.values())
+
+
+async def test_wrong_cookies_from_a_shared_address_do_not_lock_out_a_known_peer() -> None:
+    # An attacker behind the same NAT as a legitimate peer fails to authenticate again and
+    # again: the address backed off, and every connection from it was refused at accept,
+    # the legitimate peer's too, for as long as the attacker kept at it.
+    policy = ThrottlePolicy(free=2, initial=30.0, maximum=60.0)
+    server = await spawn(NodeServer(0, "secret", "nat-srv", "localhost",
+                                    listen_addr="127.0.0.1", auth_throttle=policy), None)
+    legit = await spawn(NodeServer(0, "secret", "nat-legit", "localhost"), None)
+    attacker = await spawn(NodeServer(0, "guess", "nat-attacker", "localhost"), None)
+    try:
+        port = (await server.call(GetNodeInfo(), timeout=2)).port
+        address = f"127.0.0.1:{port}"
+        await client_connect(legit, address, timeout=2)
+        await _until(lambda: _authenticated_with(server, "nat-legit@localhost"))
+        await legit.stop_and_wait(timeout=5)  # it restarts, and will dial again
+        legit = await spawn(NodeServer(0, "secret", "nat-legit", "localhost"), None)
+        for _ in range(3):  # the attacker, from the same address
+            with contextlib.suppress(ClientConnectError):
+                await client_connect(attacker, address, timeout=2)
+            await asyncio.sleep(0.15)
+        await client_connect(legit, address, timeout=2)
+        await _until(lambda: _authenticated_with(server, "nat-legit@localhost"), 3)
+        # the attacker is still refused, whatever name it claims
+        assert not await _authenticated_with(server, "nat-attacker@localhost")
+    finally:
+        for node in (server, legit, attacker):
+            await node.stop_and_wait(timeout=5)
+
+
+def test_the_throttle_judges_a_known_name_apart_and_an_ipv6_host_by_its_64() -> None:
+    throttle = AuthThrottle(ThrottlePolicy(free=2, initial=10.0, maximum=10.0, forget=100.0))
+    throttle.succeeded("10.0.0.1", "legit@h")
+    assert throttle.failed("10.0.0.1", 0.0, "x@h") == 0.0
+    assert throttle.failed("10.0.0.1", 0.1, "y@h") == 10.0
+    assert throttle.blocked("10.0.0.1", 1.0) == 0.0  # a known name may be behind it
+    assert throttle.blocked_name("10.0.0.1", "z@h", 1.0) == pytest.approx(9.1)
+    assert throttle.blocked_name("10.0.0.1", "legit@h", 1.0) == 0.0
+    assert throttle.blocked("10.0.0.2", 1.0) == 0.0
+    # claiming the known name and failing with it backs that name off too
+    throttle.failed("10.0.0.1", 2.0, "legit@h")
+    assert throttle.failed("10.0.0.1", 2.1, "legit@h") == 10.0
+    assert throttle.blocked_name("10.0.0.1", "legit@h", 3.0) == pytest.approx(9.1)
+    # an address without a known name is refused at accept
+    throttle.failed("10.0.0.3", 0.0)
+    throttle.failed("10.0.0.3", 0.1)
+    assert throttle.blocked("10.0.0.3", 1.0) == pytest.approx(9.1)
+    # every address of an IPv6 /64 is one host
+    for i in range(2):
+        throttle.failed(f"2001:db8:0:1::{i + 1:x}", 0.0)
+    assert throttle.blocked("2001:db8:0:1:ffff::9", 1.0) == pytest.approx(9.0)
+    assert throttle.blocked("2001:db8:0:2::1", 1.0) == 0.0
+
+
+def test_the_throttle_remembers_a_bounded_number_of_known_names() -> None:
+    throttle = AuthThrottle(max_tracked=50)
+    for i in range(500):
+        for j in range(20):
+            throttle.succeeded(f"10.1.{i // 256}.{i % 256}", f"n{j}@h")
+    assert len(throttle._known) == 50
+    assert all(len(names) <= 8 for names in throttle._known.values())
