@@ -167,6 +167,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         self.lost = False
         self.timers: list[asyncio.TimerHandle] = []  # the handshake deadline
         self.ping_timer: Timer | None = None
+        self.ping_due = 0.0  # when the pending ping tick should run
         self.started = time.monotonic()
         self.last_heard = self.started
         self.myself: ActorRef[NodeSessionMessage] | None = None
@@ -322,9 +323,18 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
 
     def _ping(self, myself: ActorRef[NodeSessionMessage]) -> None:
         liveness = self.config.liveness_timeout
+        now = time.monotonic()
         if self.paused or self.park_paused:
-            self.last_heard = time.monotonic()  # not reading is our doing, not the peer's
-        elif liveness is not None and time.monotonic() - self.last_heard > liveness:
+            self.last_heard = now  # not reading is our doing, not the peer's
+        else:
+            late = now - self.ping_due
+            if late > 0:
+                # this tick is late: this node's loop (or this actor) was held up, and the
+                # frames the peer sent meanwhile are not read yet; that time is not the
+                # peer's silence
+                self.last_heard = min(now, self.last_heard + late)
+        if (not self.paused and not self.park_paused and liveness is not None
+                and now - self.last_heard > liveness):
             self._finish("liveness_timeout")
             return
         if self.proto.state is SessionState.OPEN:
@@ -337,6 +347,7 @@ class NodeSession(Actor[NodeSessionMessage, None, None]):
         liveness = self.config.liveness_timeout
         if liveness is not None:
             delay = min(delay, max(liveness / 3, 0.05))
+        self.ping_due = time.monotonic() + delay
         self.ping_timer = myself.send_after(delay, _PingTick)
 
     def handle_event_now(self, event: SupervisionEvent) -> bool:

@@ -239,3 +239,27 @@ def test_the_throttle_remembers_a_bounded_number_of_known_names() -> None:
             throttle.succeeded(f"10.1.{i // 256}.{i % 256}", f"n{j}@h")
     assert len(throttle._known) == 50
     assert all(len(names) <= 8 for names in throttle._known.values())
+
+
+async def test_a_stall_of_the_event_loop_does_not_drop_a_healthy_peer() -> None:
+    # A handler that blocks the loop (a slow sync call, a long GC pause, swapping) longer
+    # than the liveness timeout: the first ping tick after it found the peer silent for
+    # that long and closed the session, though the stall was this process's own doing.
+    # (Both nodes in this process: the peer's side has the same stall to forgive.)
+    a = await spawn(NodeServer(0, "c", "stall-a", "localhost", listen_addr="127.0.0.1",
+                               liveness_timeout=0.6), None)
+    b: ActorRef[NodeServerMessage] = await spawn(
+        NodeServer(0, "c", "stall-b", "localhost", liveness_timeout=0.6), None)
+    try:
+        port = (await a.call(GetNodeInfo(), timeout=2)).port
+        await client_connect(b, f"127.0.0.1:{port}", timeout=2)
+        await _until(lambda: _authenticated_with(b, "stall-a@localhost"))
+        await _until(lambda: _authenticated_with(a, "stall-b@localhost"))
+        await asyncio.sleep(0.3)
+        time.sleep(1.2)  # noqa: ASYNC251 (the loop stalls, twice the liveness timeout)
+        await asyncio.sleep(0.5)
+        assert await _authenticated_with(b, "stall-a@localhost")
+        assert await _authenticated_with(a, "stall-b@localhost")
+    finally:
+        await a.stop_and_wait(timeout=5)
+        await b.stop_and_wait(timeout=5)
