@@ -21,6 +21,10 @@ node when it is scraped (nothing is counted on the hot path but plain integers);
 ``ractor_cluster_auth_refused_total``       connections refused while their address backs off
 ``ractor_cluster_call_seconds``             remote call round trips (histogram)
 ==========================================  ===========================================
+
+The ``peer`` label is the peer's node name (cut to 80 characters) for the first
+``NodeServer.max_peer_labels`` (1000) nodes seen, then ``other``: names are the peers' to
+choose, so the number of series stays bounded.
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ from prometheus_client.registry import Collector
 from ractor_core import all_actors
 
 from . import _remote_actor
-from ._protocol import bounded
 
 if TYPE_CHECKING:
     from ._node import NodeServer
@@ -78,7 +81,7 @@ class _NodeCollector(Collector):
         for entry in live:
             if entry.peer_name is None:
                 continue
-            values = totals.setdefault(bounded(entry.peer_name.name), [0, 0, 0, 0])
+            values = totals.setdefault(server.peer_label(entry.peer_name.name), [0, 0, 0, 0])
             for i, value in enumerate(_session_counts(entry.session)):
                 values[i] += value
         names = (

@@ -110,6 +110,10 @@ def elect(this_name: str, peer_name: str, candidates: list[_SessionEntry]) -> li
     return kept
 
 
+OTHER_PEERS = "other"
+"""The ``peer`` label of the traffic metrics of nodes past ``NodeServer.max_peer_labels``."""
+
+
 class NodeServer(Actor[NodeServerMessage, None, None]):
     """A cluster node: listens on ``port`` and speaks the ractor_cluster protocol.
 
@@ -140,6 +144,10 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         auth_throttle: the backoff of authentication failures per source address (None:
             no throttling); an address backing off has its connections closed at once.
     """
+
+    max_peer_labels = 1000
+    """Distinct ``peer`` labels of the traffic metrics, at most (then ``other``): peer names
+    are the peers' to choose."""
 
     def __init__(
         self,
@@ -192,7 +200,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         self.stopping = False
         self.redials: dict[str, _RedialState] = {}  # address -> how it is redialed
         self.up: dict[str, NodeServerSessionInformation] = {}  # reachable nodes by name
-        # peer -> frames in, bytes in, messages out, bytes out of its sessions that ended
+        # peer label -> frames in, bytes in, messages out, bytes out of its sessions that ended
         self.peer_totals: dict[str, list[int]] = {}
         self.myself: ActorRef[NodeServerMessage] | None = None
 
@@ -620,15 +628,24 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         entry.authenticated = False
         return False
 
+    def peer_label(self, name: str) -> str:
+        """The ``peer`` label of a node's traffic metrics: its (bounded) name, for the first
+        :attr:`max_peer_labels` nodes seen; ``other`` for the rest. A label, once given,
+        stays (a counter never moves between labels, so it never goes down)."""
+        label = bounded(name)
+        totals = self.peer_totals
+        if label in totals:
+            return label
+        if len(totals) - (OTHER_PEERS in totals) < self.max_peer_labels:
+            totals[label] = [0, 0, 0, 0]
+            return label
+        return OTHER_PEERS
+
     def _retire_counts(self, entry: _SessionEntry) -> None:
-        """Keep the traffic counts of an ended session (metrics), for a bounded set of peers."""
+        """Keep the traffic counts of an ended session (metrics), under its peer's label."""
         assert entry.peer_name is not None
-        peer = bounded(entry.peer_name.name)
-        totals = self.peer_totals.get(peer)
-        if totals is None:
-            if len(self.peer_totals) >= 4096:
-                return
-            totals = self.peer_totals[peer] = [0, 0, 0, 0]
+        label = self.peer_label(entry.peer_name.name)
+        totals = self.peer_totals.setdefault(label, [0, 0, 0, 0])
         session = entry.session
         out = session.out
         counts = (session.frames_in, session.bytes_in, session.peer_actors.messages_out,

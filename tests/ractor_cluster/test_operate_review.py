@@ -263,3 +263,45 @@ async def test_a_stall_of_the_event_loop_does_not_drop_a_healthy_peer() -> None:
     finally:
         await a.stop_and_wait(timeout=5)
         await b.stop_and_wait(timeout=5)
+
+
+def _samples(registry: Any, family: str) -> dict[str, float]:
+    return {s.labels["peer"]: s.value for m in registry.collect() if m.name == family
+            for s in m.samples if s.name == f"{family}_total"}
+
+
+async def test_peer_labels_of_the_metrics_are_bounded_and_their_counters_never_go_down() -> None:
+    # Every peer name got its own label (peer-supplied: any number of them), and once the
+    # table of ended sessions was full, the counts of a session that ended were dropped:
+    # its counters went down.
+    pytest.importorskip("prometheus_client")
+    from ractor_cluster._metrics import node_registry
+
+    server_actor = NodeServer(0, "c", "labels-srv", "localhost", listen_addr="127.0.0.1")
+    server_actor.max_peer_labels = 2
+    server = await spawn(server_actor, None)
+    registry, detach = node_registry(server_actor)
+    try:
+        port = (await server.call(GetNodeInfo(), timeout=2)).port
+        seen: dict[str, float] = {}
+        for i in range(4):
+            peer = await spawn(NodeServer(0, "c", f"labels-{i}", "localhost"), None)
+            await client_connect(peer, f"127.0.0.1:{port}", timeout=2)
+            await _until(lambda i=i: _authenticated_with(server, f"labels-{i}@localhost"))
+            now = _samples(registry, "ractor_cluster_messages_received")
+            assert all(now.get(k, 0) >= v for k, v in seen.items()), (seen, now)
+            seen = now
+            await peer.stop_and_wait(timeout=5)
+            await _until(lambda: _no_session(server))
+            now = _samples(registry, "ractor_cluster_messages_received")
+            assert all(now.get(k, 0) >= v for k, v in seen.items()), (seen, now)
+            seen = now
+        assert set(seen) == {"labels-0@localhost", "labels-1@localhost", "other"}, seen
+        assert seen["other"] > 0
+    finally:
+        detach()
+        await server.stop_and_wait(timeout=5)
+
+
+async def _no_session(node: ActorRef[NodeServerMessage]) -> bool:
+    return not await node.call(GetSessions(), timeout=2)
