@@ -9,7 +9,9 @@ application is sent as it is.
 
 Metadata format: UTF-8 text, one ``name=value`` per line (``\\n``), the names of the W3C
 headers. A Rust node keeps the metadata opaque and ignores it; a Python node without
-tracing ignores it too.
+tracing ignores it too. A trace context that is not well formed (a bad ``traceparent``,
+malformed ``tracestate`` or ``baggage`` entries) is dropped without a log line: the
+message is handled as usual, untraced or with the parts that parse.
 
 Handlers are wrapped when their actor starts: enable tracing before spawning the actors
 to trace (the CLI's ``--otel`` does it before the app starts).
@@ -18,6 +20,8 @@ to trace (the CLI's ``--otel`` does it before the app starts).
 from __future__ import annotations
 
 import collections
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -69,11 +73,34 @@ def _inject(peer: _remote_actor.PeerActors, metadata: bytes | None) -> bytes | N
     return encode_metadata(carrier) if carrier else None
 
 
+class _Quiet(logging.Filter):
+    """Drops the propagators' records while a peer's trace context is extracted: they warn
+    of every malformed entry with the peer's text in it (up to 8 KB, every message)."""
+
+    active = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.active
+
+
+_quiet = _Quiet()
+# the loggers of the W3C propagators (trace context, baggage) and of what they call
+_PROPAGATOR_LOGGERS = ("opentelemetry.trace.propagation.tracecontext",
+                       "opentelemetry.trace.span", "opentelemetry.baggage.propagation",
+                       "opentelemetry.baggage", "opentelemetry.propagate")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
 def _received(message: Any, metadata: bytes, arm: str, variant: str) -> None:
     carrier = decode_metadata(metadata)
-    if "traceparent" not in carrier:
-        return
-    context = propagate.extract(carrier)
+    parent = carrier.get("traceparent")
+    if parent is None or _TRACEPARENT.fullmatch(parent) is None:
+        return  # none, or malformed: handled untraced
+    _quiet.active = True
+    try:
+        context = propagate.extract(carrier)
+    finally:
+        _quiet.active = False
     kind = trace.SpanKind.SERVER if arm == "call" else trace.SpanKind.CONSUMER
     _waiting[id(message)] = (message, context, f"ractor.handle {variant}", kind)
     while len(_waiting) > _MAX_WAITING:  # dropped messages never reach a handler
@@ -106,6 +133,8 @@ def enable_tracing(tracer_provider: trace.TracerProvider | None = None) -> None:
     if _state:
         return
     _state["tracer"] = trace.get_tracer("ractor_cluster", tracer_provider=tracer_provider)
+    for name in _PROPAGATOR_LOGGERS:
+        logging.getLogger(name).addFilter(_quiet)
     _remote_actor.add_send_hook(_inject)
     _remote_actor.receive_hook = _received
     wrap_handle(_wrap)
@@ -117,6 +146,8 @@ def disable_tracing() -> None:
         return
     _remote_actor.remove_send_hook(_inject)
     _remote_actor.receive_hook = None
+    for name in _PROPAGATOR_LOGGERS:
+        logging.getLogger(name).removeFilter(_quiet)
     unwrap_handle(_wrap)
     _waiting.clear()
     _state.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -305,3 +306,36 @@ async def test_peer_labels_of_the_metrics_are_bounded_and_their_counters_never_g
 
 async def _no_session(node: ActorRef[NodeServerMessage]) -> bool:
     return not await node.call(GetSessions(), timeout=2)
+
+
+_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+@pytest.mark.parametrize("metadata", [
+    f"traceparent={_PARENT}\nbaggage=" + "%" * 5000,
+    f"traceparent={_PARENT}\nbaggage=" + "k=%ZZ;;;=," * 500,
+    f"traceparent={_PARENT}\ntracestate=" + "a=" * 3000,
+    f"traceparent={_PARENT}\ntracestate=" + ",".join(f"k{i}=v" for i in range(100)),
+    "traceparent=" + "0" * 600,
+    "traceparent=00-" + "z" * 32 + "-" + "1" * 16 + "-01",
+])
+def test_hostile_trace_metadata_is_not_logged_and_the_message_is_handled_untraced_or_traced(
+    metadata: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # OpenTelemetry's propagators log a warning with the peer's text (up to 8 KB) for every
+    # malformed entry: a peer sending such metadata with every cast wrote that to the logs
+    # for every message.
+    pytest.importorskip("opentelemetry")
+    from ractor_cluster import _tracing
+
+    _tracing.enable_tracing()
+    try:
+        message = object()
+        with caplog.at_level(logging.DEBUG):
+            _tracing._received(message, metadata.encode(), "cast", "Hello")
+        assert [r.getMessage()[:200] for r in caplog.records] == []
+        entry = _tracing._waiting.pop(id(message), None)
+        if metadata.startswith(f"traceparent={_PARENT}"):
+            assert entry is not None  # the trace context itself is good: still followed
+    finally:
+        _tracing.disable_tracing()
