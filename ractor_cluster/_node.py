@@ -444,6 +444,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         if address is not None and address in self.redials:
             entry.address = address
             self.redials[address].session = ref.id
+            self.redials[address].connection_id = entry.connection_id
         self.sessions[ref.id] = entry
         self._fire("node_session_opened", entry)
 
@@ -506,6 +507,16 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         just went down while another connection to it held it."""
         if self.stopping:
             return
+        if reason == "self_connection" and entry.is_server:
+            # this node accepted its own connection: the dialing end only saw it close
+            peer = entry.session.proto.peer
+            dialed = peer.connection_id if peer is not None else 0
+            for address, redial in list(self.redials.items()):
+                if dialed and redial.connection_id == dialed:
+                    _log.info("%s is this node: not redialed", address)
+                    if redial.timer is not None:
+                        redial.timer.cancel()
+                    del self.redials[address]
         if entry.address is not None:
             redial = self.redials.get(entry.address)
             if redial is not None and redial.session == entry.actor.id:
@@ -687,6 +698,7 @@ class _RedialState:
     peer: str | None = None  # the node's full name, once known
     waiting: bool = False  # refused: the node holds another connection with this one
     up_since: float | None = None  # when its current session authenticated
+    connection_id: int = 0  # of the latest connection dialed
 
 
 async def shutdown(

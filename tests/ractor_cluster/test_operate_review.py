@@ -26,6 +26,7 @@ from ractor_cluster import (
     NodeServerMessage,
     NodeServerSessionInformation,
     PeerLimits,
+    Reconnect,
     ReconnectPolicy,
     SubscribeToEvents,
     ThrottlePolicy,
@@ -339,3 +340,22 @@ def test_hostile_trace_metadata_is_not_logged_and_the_message_is_handled_untrace
             assert entry is not None  # the trace context itself is good: still followed
     finally:
         _tracing.disable_tracing()
+
+
+async def test_a_node_given_its_own_address_stops_dialing_it() -> None:
+    # A seeds file shared by every node lists each node's own address too.
+    node: ActorRef[NodeServerMessage] = await spawn(
+        NodeServer(0, "c", "self-dial", "localhost", listen_addr="127.0.0.1"), None)
+    events = _Opened()
+    node.cast(SubscribeToEvents("self", events))
+    try:
+        port = (await node.call(GetNodeInfo(), timeout=2)).port
+        policy = ReconnectPolicy(initial=0.05, maximum=0.1, jitter=0.0)
+        node.cast(Reconnect(f"127.0.0.1:{port}", policy))
+        node.cast(Reconnect(f"localhost:{port}", policy))
+        await asyncio.sleep(1.0)
+        # one connection per address (each seen from both ends), then no more
+        assert events.opened <= 4, events.opened
+        assert events.authenticated == 0
+    finally:
+        await node.stop_and_wait(timeout=5)
