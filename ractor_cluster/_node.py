@@ -511,11 +511,11 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             # this node accepted its own connection: the dialing end only saw it close
             peer = entry.session.proto.peer
             dialed = peer.connection_id if peer is not None else 0
-            for address, redial in list(self.redials.items()):
-                if dialed and redial.connection_id == dialed:
+            for address, dialing in list(self.redials.items()):
+                if dialed and dialing.connection_id == dialed:
                     _log.info("%s is this node: not redialed", address)
-                    if redial.timer is not None:
-                        redial.timer.cancel()
+                    if dialing.timer is not None:
+                        dialing.timer.cancel()
                     del self.redials[address]
         if entry.address is not None:
             redial = self.redials.get(entry.address)
