@@ -229,12 +229,15 @@ class ServerHandshake(_Handshake):
 class ThrottlePolicy:
     """Backoff of authentication failures per source address: after ``free`` failures in a
     row, that address is refused for ``initial`` seconds, doubling per further failure up
-    to ``maximum``; ``forget`` seconds without a failure clear its record."""
+    to ``maximum``; ``forget`` seconds without a failure clear its record. At most
+    ``max_pending`` connections from one address may be authenticating at a time (more
+    are closed at once)."""
 
     free: int = 5
     initial: float = 0.5
     maximum: float = 60.0
     forget: float = 300.0
+    max_pending: int = 64
 
 
 class AuthThrottle:
@@ -258,6 +261,7 @@ class AuthThrottle:
         self._records: dict[str | tuple[str, str], tuple[int, float, float]] = {}
         # address -> names that authenticated from it (a few), oldest address first
         self._known: dict[str, list[str]] = {}
+        self._pending: dict[str, int] = {}  # address -> connections authenticating
         self.failures = 0
         """Authentication failures counted (every address)."""
         self.refused = 0
@@ -331,6 +335,26 @@ class AuthThrottle:
         self._known[key] = names  # last: the dict is in age order
         while len(self._known) > self.max_tracked:
             del self._known[next(iter(self._known))]
+
+    def opened(self, address: str) -> bool:
+        """A connection from ``address`` starts authenticating: False (and not counted)
+        when that address already has ``max_pending`` doing so (counts a refusal)."""
+        key = _throttle_key(address)
+        count = self._pending.get(key, 0)
+        if count >= self.policy.max_pending:
+            self.refused += 1
+            return False
+        self._pending[key] = count + 1
+        return True
+
+    def settled(self, address: str) -> None:
+        """A connection counted by :meth:`opened` authenticated or ended."""
+        key = _throttle_key(address)
+        count = self._pending.get(key, 0) - 1
+        if count > 0:
+            self._pending[key] = count
+        else:
+            self._pending.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._records)

@@ -168,6 +168,7 @@ class ConnectionOpened:
     stream: ClusterStream
     is_server: bool
     address: str | None = None
+    pending: bool = False  # the auth throttle counts it as authenticating (its listener)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +332,7 @@ class _SessionEntry:
     address: str | None = None  # the dialed host:port, when it is redialed
     source: str | None = None  # the remote IP of an accepted TCP connection
     refused: bool = False  # the election refused it (not an authentication failure)
+    pending: bool = False  # counted by the throttle as still authenticating
 
     def info(self) -> NodeServerSessionInformation:
         peer = None if self.peer_name is None else PeerName.from_message(self.peer_name)

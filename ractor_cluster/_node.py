@@ -218,6 +218,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             if self.stopping:
                 writer.close()
                 return
+            counted = False
             if host is not None and self.throttle is not None:
                 wait = self.throttle.blocked(host, time.monotonic())
                 if wait:
@@ -225,6 +226,13 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
                                "failed authentications (%.1fs more)", label, wait)
                     writer.transport.abort()
                     return
+                if not self.throttle.opened(host):
+                    _log.debug("connection from %s refused: its address has %d connections "
+                               "authenticating already", label,
+                               self.throttle.policy.max_pending)
+                    writer.transport.abort()
+                    return
+                counted = True
             stream = ClusterStream(
                 reader,
                 writer,
@@ -232,8 +240,10 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
                 encrypted=self.encryption.ssl_context is not None,
             )
             try:
-                myself.cast(ConnectionOpened(stream, is_server=True))
+                myself.cast(ConnectionOpened(stream, is_server=True, pending=counted))
             except Exception:
+                if counted and host is not None and self.throttle is not None:
+                    self.throttle.settled(host)
                 writer.close()
 
         tls: dict[str, Any] = {}
@@ -307,11 +317,12 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
     ) -> None:
         """Run the node's bookkeeping."""
         match message:
-            case ConnectionOpened(stream=stream, is_server=is_server, address=address):
+            case ConnectionOpened(stream=stream, is_server=is_server, address=address,
+                                  pending=pending):
                 if self.stopping:
                     stream.close()
                 else:
-                    await self._open(myself, stream, is_server, address)
+                    await self._open(myself, stream, is_server, address, pending)
             case GetSessions():
                 message.reply.send(
                     {
@@ -394,6 +405,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         if isinstance(event, (ActorTerminated, ActorFailed)):
             entry = self.sessions.pop(event.actor.id, None)
             if entry is not None:
+                self._settle(entry)
                 entry.session.close()
                 reason = entry.session.stop_reason or "session_closed"
                 if isinstance(event, ActorFailed):
@@ -415,6 +427,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         stream: ClusterStream,
         is_server: bool,
         address: str | None = None,
+        pending: bool = False,
     ) -> None:
         node_id: NodeId = next(_node_ids)
         config = SessionConfig(
@@ -430,17 +443,22 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
             budget=self.budget,
         )
         session = NodeSession(config, myself, stream)
+        source = _peer_host(stream.writer.get_extra_info("peername")) if is_server else None
+        pending = pending and source is not None and self.throttle is not None
         try:
             ref = await spawn_linked(session, None, myself)
         except SpawnError as exc:
             _log.warning("could not start a session: %s", exc)
             stream.close()
+            if pending and source is not None and self.throttle is not None:
+                self.throttle.settled(source)
             return
         entry = _SessionEntry(ref, node_id, is_server, stream, session)
         if not is_server:
             entry.connection_id = config.own.connection_id
         else:
-            entry.source = _peer_host(stream.writer.get_extra_info("peername"))
+            entry.source = source
+            entry.pending = pending
         if address is not None and address in self.redials:
             entry.address = address
             self.redials[address].session = ref.id
@@ -552,6 +570,13 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
 
     # ------------------------------------------------------------------ auth failures
 
+    def _settle(self, entry: _SessionEntry) -> None:
+        """``entry`` no longer counts as authenticating from its address."""
+        if entry.pending:
+            entry.pending = False
+            if entry.source is not None and self.throttle is not None:
+                self.throttle.settled(entry.source)
+
     def _auth_failed(self, entry: _SessionEntry, reason: str) -> None:
         self.auth_failures += 1
         claimed = bounded(entry.peer_name.name) if entry.peer_name is not None else None
@@ -607,6 +632,7 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
         if entry is None or entry.peer_name is None:
             return False
         entry.authenticated = True
+        self._settle(entry)
         name = entry.peer_name.name
         candidates = self._same_peer(name)
         survivors = elect(self.full_name, name, candidates)

@@ -36,7 +36,10 @@ from ractor_cluster import (
 from ractor_cluster._auth import AuthThrottle
 from ractor_core import Actor, ActorRef, spawn, spawn_linked
 
-from .harness import ROOT, NodeProcess
+from .harness import ROOT, NodeProcess, connected
+
+OPERATE = [sys.executable, "-m", "ractor_cluster", "node", "--app",
+           "tests.ractor_cluster.operate_app"]
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -359,3 +362,65 @@ async def test_a_node_given_its_own_address_stops_dialing_it() -> None:
         assert events.authenticated == 0
     finally:
         await node.stop_and_wait(timeout=5)
+
+
+def test_sigterm_with_frozen_peers_stops_in_time_and_exits_0(
+    nodes: Callable[..., NodeProcess],
+) -> None:
+    # Peers that stopped reading (frozen, or gone behind a black hole) when this node stops.
+    a = nodes("frozen-a", command=OPERATE, extra=["--shutdown-timeout", "3"])
+    peers = [nodes(f"frozen-{i}") for i in range(3)]
+    for peer in peers:
+        peer.rpc("connect", address=a.address)
+    for peer in peers:
+        connected(a, peer)
+    for peer in peers:
+        peer.signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        assert a.terminate(10) == 0, "".join(a.stderr)[-3000:]
+        assert time.monotonic() - started < 4
+    finally:
+        for peer in peers:
+            peer.signal(signal.SIGCONT)
+
+
+async def test_connections_that_never_authenticate_are_capped_per_source_address() -> None:
+    # Each accepted connection holds a session until it authenticates or its handshake
+    # times out (5 s); nothing bounded how many one address could hold meanwhile (and an
+    # address where a node name is known is let in at accept even while it backs off).
+    actor = NodeServer(0, "c", "pending-srv", "localhost", listen_addr="127.0.0.1",
+                       auth_throttle=ThrottlePolicy(max_pending=4))
+    server = await spawn(actor, None)
+    writers: list[asyncio.StreamWriter] = []
+    try:
+        port = (await server.call(GetNodeInfo(), timeout=2)).port
+        readers = []
+        for _ in range(12):
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", port), 2)
+            readers.append(reader)
+            writers.append(writer)
+        closed = 0
+        for reader in readers:
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                if await asyncio.wait_for(reader.read(1), 0.3) == b"":
+                    closed += 1
+        assert closed == 8
+        assert len(actor.sessions) == 4
+        for writer in writers[:4]:
+            writer.close()  # those settle: room for more
+
+        async def drained() -> bool:
+            return len(actor.sessions) == 0
+
+        await _until(drained)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 2)
+        writers.append(writer)
+        with contextlib.suppress(TimeoutError):
+            assert await asyncio.wait_for(reader.read(1), 0.3) != b""
+        assert len(actor.sessions) == 1
+    finally:
+        for writer in writers:
+            writer.close()
+        await server.stop_and_wait(timeout=5)
