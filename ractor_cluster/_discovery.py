@@ -69,7 +69,8 @@ class SeedsFile:
         Raises:
             OSError: the file cannot be read.
         """
-        text = await asyncio.to_thread(self.path.read_text)
+        # a stray byte (a comment saved in Latin-1) spoils that line only
+        text = await asyncio.to_thread(self.path.read_text, "utf-8", "replace")
         found: set[str] = set()
         for raw in text.splitlines():
             line = raw.split("#", 1)[0].strip()
@@ -78,7 +79,7 @@ class SeedsFile:
             try:
                 found.add(_format(*parse_address(line)))
             except SocketConnectError:
-                if line not in self._warned:
+                if line not in self._warned and len(self._warned) < 1024:
                     self._warned.add(line)
                     _log.warning("seeds file %s: %r is not host:port (skipped)",
                                  self.path, line[:200])
@@ -131,9 +132,10 @@ async def run_discovery(
         for i, strategy in enumerate(strategies):
             try:
                 known[i] = await asyncio.wait_for(strategy.addresses(), max(interval, 1.0))
-            except (OSError, TimeoutError) as exc:
+            except Exception as exc:  # (OSError, a bad name for getaddrinfo, a strategy's bug)
                 _log.warning("seeds from %s: %s (keeping the last %d)",
-                             type(strategy).__name__, exc, len(known[i]))
+                             type(strategy).__name__, str(exc)[:300] or repr(exc),
+                             len(known[i]))
         wanted: set[str] = set[str]().union(*known)
         try:
             for address in sorted(wanted - wanted_before):

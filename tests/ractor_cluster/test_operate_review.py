@@ -28,9 +28,11 @@ from ractor_cluster import (
     PeerLimits,
     Reconnect,
     ReconnectPolicy,
+    SeedsFile,
     SubscribeToEvents,
     ThrottlePolicy,
     client_connect,
+    run_discovery,
     shutdown,
 )
 from ractor_cluster._auth import AuthThrottle
@@ -424,3 +426,40 @@ async def test_connections_that_never_authenticate_are_capped_per_source_address
         for writer in writers:
             writer.close()
         await server.stop_and_wait(timeout=5)
+
+
+class _Flaky:
+    """A seed strategy that fails in an unexpected way before it answers."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def addresses(self) -> set[str]:
+        self.calls += 1
+        if self.calls < 3:
+            raise ValueError("a malformed answer")
+        return {"127.0.0.1:2"}
+
+
+async def test_a_seeds_file_that_is_not_utf8_or_a_strategy_that_raises_does_not_end_discovery(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An editor saved the file in Latin-1: read_text raised UnicodeDecodeError (not an
+    # OSError), which ended the discovery task silently; no seed was dialed, ever.
+    seeds = tmp_path / "seeds"
+    seeds.write_bytes(b"# caf\xe9\n127.0.0.1:1\n")
+    actor = NodeServer(0, "c", "seeds-bad", "localhost")
+    node = await spawn(actor, None)
+    flaky = _Flaky()
+    task = asyncio.get_running_loop().create_task(
+        run_discovery(node, [SeedsFile(seeds), flaky], interval=0.05))
+    try:
+        async def dialed() -> bool:
+            return "127.0.0.1:1" in actor.redials and "127.0.0.1:2" in actor.redials
+
+        await _until(dialed, 3)
+        assert not task.done()
+        assert "a malformed answer" in caplog.text
+    finally:
+        task.cancel()
+        await node.stop_and_wait(timeout=5)
