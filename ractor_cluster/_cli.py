@@ -263,6 +263,31 @@ async def _maybe_await(value: Any) -> None:
         await value
 
 
+async def _start_app(
+    module: ModuleType, node: ActorRef[NodeServerMessage], name: str, stop: asyncio.Event
+) -> None:
+    """Run the app's ``start``; a stop asked for meanwhile cancels it (a SIGTERM is not
+    left waiting on a start that waits for something that never comes)."""
+    result = module.start(node, name)
+    if not inspect.isawaitable(result):
+        return
+    starting = asyncio.ensure_future(result)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if starting.done():
+        starting.result()  # (its exception, if any)
+        return
+    _log.warning("stopping: the app's start(node, name) was still running (cancelled)")
+    starting.cancel()
+    await asyncio.wait({starting}, timeout=2.0)
+    if starting.done() and not starting.cancelled() and starting.exception() is not None:
+        _log.warning("the app's start(node, name) raised when cancelled: %r",
+                     starting.exception())
+
+
 def _strategies(args: argparse.Namespace) -> list[SeedStrategy]:
     strategies: list[SeedStrategy] = []
     if args.seeds_file:
@@ -361,7 +386,7 @@ async def _run_node(args: argparse.Namespace) -> int:
         app_tasks.install()
         token = _in_app_start.set(True)
         try:
-            await _maybe_await(module.start(node, args.name))
+            await _start_app(module, node, args.name, stop)
         except Exception:
             _log.exception("the app's start(node, name) failed: stopping")
             started = False

@@ -463,3 +463,27 @@ async def test_a_seeds_file_that_is_not_utf8_or_a_strategy_that_raises_does_not_
     finally:
         task.cancel()
         await node.stop_and_wait(timeout=5)
+
+
+def test_sigterm_while_the_apps_start_still_runs_stops_the_node(tmp_path: Path) -> None:
+    # start() waited on something that never came (a database that is down): SIGTERM only
+    # set an event nobody awaited yet, so the node ran on until a second signal or SIGKILL.
+    (tmp_path / "slow_start.py").write_text(
+        "import asyncio\n"
+        "async def start(node, name):\n"
+        "    await asyncio.sleep(3600)\n"
+        "def stop(node):\n"
+        "    print('stop hook', flush=True)\n"
+    )
+    proc = _node_process(tmp_path, "--app", "slow_start")
+    try:
+        time.sleep(0.2)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert time.monotonic() - started < 3
+    assert "stop hook" in out and out.strip().endswith("stopped"), (out, err)
+    assert "start(node, name) was still running" in err
+    assert proc.returncode == 0, err
