@@ -397,7 +397,7 @@ async def test_connections_that_never_authenticate_are_capped_per_source_address
     writers: list[asyncio.StreamWriter] = []
     try:
         port = (await server.call(GetNodeInfo(), timeout=2)).port
-        readers = []
+        readers: list[asyncio.StreamReader] = []
         for _ in range(12):
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection("127.0.0.1", port), 2)
