@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -294,7 +295,7 @@ async def test_peer_labels_of_the_metrics_are_bounded_and_their_counters_never_g
         for i in range(4):
             peer = await spawn(NodeServer(0, "c", f"labels-{i}", "localhost"), None)
             await client_connect(peer, f"127.0.0.1:{port}", timeout=2)
-            await _until(lambda i=i: _authenticated_with(server, f"labels-{i}@localhost"))
+            await _until(functools.partial(_authenticated_with, server, f"labels-{i}@localhost"))
             now = _samples(registry, "ractor_cluster_messages_received")
             assert all(now.get(k, 0) >= v for k, v in seen.items()), (seen, now)
             seen = now
