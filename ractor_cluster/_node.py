@@ -550,6 +550,8 @@ class NodeServer(Actor[NodeServerMessage, None, None]):
                 if entry.peer_name is not None and self._same_peer(entry.peer_name.name):
                     # another connection holds the node (the election): redial when it ends
                     redial.peer = entry.peer_name.name
+                    _log.info("%s: another connection holds %s; redialed when a node goes "
+                              "down", entry.address, bounded(redial.peer))
                     return
                 if getattr(entry.session.proto.handshake, "refused", False):
                     # the server keeps another connection with this node (it dialed us):
