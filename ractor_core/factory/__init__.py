@@ -11,12 +11,20 @@ Routing modes: :class:`KeyPersistent`, :class:`Queuer`, :class:`StickyQueuer`,
 (:class:`DiscardSettings`); jobs that cannot be done go to a discard handler with a
 :class:`DiscardReason`. A :class:`DeadMansSwitch` finds stuck workers, a
 :class:`CapacityController` sizes the pool, :class:`LifecycleHooks` observe the factory, and
-``await factory.stats()`` reports :class:`FactoryStats`.
+``await factory.stats()`` reports :class:`FactoryStats`. :func:`factory_child` makes a factory
+a supervisor's child.
 """
 
 from __future__ import annotations
 
-from ._factory import Factory, FactoryStats, spawn_factory, spawn_group_factory
+from ._factory import (
+    Factory,
+    FactoryChild,
+    FactoryStats,
+    factory_child,
+    spawn_factory,
+    spawn_group_factory,
+)
 from ._job import (
     CapacityController,
     CustomHashing,
@@ -44,6 +52,7 @@ __all__ = [
     "DiscardReason",
     "DiscardSettings",
     "Factory",
+    "FactoryChild",
     "FactoryStats",
     "Job",
     "KeyPersistent",
@@ -54,6 +63,7 @@ __all__ = [
     "StickyQueuer",
     "Worker",
     "WorkerContext",
+    "factory_child",
     "serve_workers",
     "spawn_factory",
     "spawn_group_factory",

@@ -38,6 +38,7 @@ from .._errors import (
 )
 from .._message import Call, SerializedCast, SerializedMessage, _Asks, _FuturePort
 from .._ref import ActorRef, _check_timeout, spawn, spawn_linked
+from .._registry import where_is
 from .._supervision import (
     ActorFailed,
     ActorTerminated,
@@ -46,6 +47,7 @@ from .._supervision import (
     SupervisionEvent,
 )
 from .._timers import Timer
+from ..supervisor import ChildSpec, Restart
 from ._job import (
     CapacityController,
     CustomHashing,
@@ -1369,3 +1371,77 @@ async def spawn_group_factory(
     s.scope = scope
     ref = await spawn(_GroupFactoryActor(s), None, name=name)
     return Factory(_TOKEN, ref)
+
+
+@final
+class FactoryChild(Generic[K, M]):
+    """A factory as a supervisor's child (made by :func:`factory_child`): put ``spec`` among
+    the supervisor's children; ``factory()`` finds the running factory by its name, again
+    after each restart."""
+
+    __slots__ = ("name", "spec")
+
+    def __init__(self, token: object, spec: ChildSpec[Any], name: str) -> None:
+        if token is not _TOKEN:
+            raise TypeError("FactoryChild is built by factory_child()")
+        self.spec: ChildSpec[Any] = spec
+        """The child spec to give the supervisor."""
+        self.name = name
+        """The name the factory is registered under."""
+
+    def factory(self) -> Factory[K, M] | None:
+        """The running factory (None while it is down or restarting)."""
+        ref = where_is(self.name)
+        if ref is None or not ref.is_alive:
+            return None
+        return Factory(_TOKEN, ref)
+
+    def __repr__(self) -> str:
+        return f"<FactoryChild {self.spec.id!r} named {self.name!r}>"
+
+
+def factory_child(
+    id: str,
+    worker: Callable[[int], Worker[K, M, Any]],
+    *,
+    name: str,
+    workers: int = 1,
+    routing: Routing | None = None,
+    restart: Restart = Restart.PERMANENT,
+    shutdown: float | None = None,
+    backoff: Callable[[int], float] | None = None,
+    priorities: int = 1,
+    discard: DiscardSettings | None = None,
+    discard_handler: Callable[[Job[K, M], DiscardReason], None] | None = None,
+    dead_mans_switch: DeadMansSwitch | None = None,
+    capacity: CapacityController | None = None,
+    hooks: LifecycleHooks[K, M] | None = None,
+    in_flight_per_worker: int = 1,
+    max_retries: int = 3,
+    tick: float | None = None,
+) -> FactoryChild[K, M]:
+    """A factory that a :class:`~ractor_core.supervisor.Supervisor` starts and restarts.
+
+    The settings are those of :func:`spawn_factory`, plus the child's ``restart``,
+    ``shutdown`` (default: no limit, as for a supervisor: the factory stops its own workers)
+    and ``backoff``. Each start is a fresh factory with fresh workers, registered as
+    ``name``. The jobs a factory held when it failed or was killed go to ``discard_handler``
+    (``SHUTDOWN``) and their callers get ``ReplyDropped``: a restarted factory starts empty.
+
+    Raises:
+        ValueError: a setting is out of range.
+        TypeError: a setting is of the wrong kind.
+    """
+    s = _settings(routing or Queuer(), priorities, discard, discard_handler, dead_mans_switch,
+                  capacity, hooks, in_flight_per_worker, max_retries, tick)
+    if workers < 0:
+        raise ValueError(f"a factory has >= 0 workers, got {workers}")
+    s.builder = worker
+    s.workers = workers
+
+    def start() -> Actor[Any, Any, None]:
+        return _FactoryActor(s)
+
+    spec: ChildSpec[Any] = ChildSpec(id, start, None, restart=restart, name=name,
+                                     shutdown=shutdown, backoff=backoff)
+    return FactoryChild(_TOKEN, spec, name)

@@ -7,18 +7,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import assert_type
+from typing import Any, assert_type
 
-from ractor_core import Call
+from ractor_core import Call, ChildSpec, Supervisor
 from ractor_core.factory import (
     CustomHashing,
     DiscardReason,
     Factory,
+    FactoryChild,
     FactoryStats,
     Job,
     KeyPersistent,
     Worker,
     WorkerContext,
+    factory_child,
     spawn_factory,
     spawn_group_factory,
 )
@@ -85,3 +87,13 @@ async def main() -> None:
 
     remote = await spawn_group_factory("resizers", str, Resize)
     assert_type(remote, Factory[str, Resize])
+
+    supervised = factory_child("images", lambda wid: Resizer(), name="images", workers=2,
+                               discard_handler=on_discard)
+    assert_type(supervised, FactoryChild[str, ImageMsg])
+    assert_type(supervised.spec, ChildSpec[Any])
+    Supervisor([supervised.spec])
+    found = supervised.factory()
+    assert_type(found, Factory[str, ImageMsg] | None)
+    if found is not None:
+        found.dispatch(7, Resize(640))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
