@@ -12,8 +12,7 @@ import json
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,45 +21,11 @@ import trustme
 from ractor_cluster.protocol import auth_pb2, control_pb2, meta_pb2, node_pb2
 
 from ..ractor_cluster.harness import NodeProcess, connected, members, sees
-from .cargo import rust_binary
 from .raw import RawClient, RawServer, frame
 
 pytestmark = pytest.mark.timeout(600)  # the first test builds the peer if RACTOR_INTEROP_BUILD=1
 
 Factory = Callable[..., NodeProcess]
-
-
-@pytest.fixture(scope="module")
-def peer_binary() -> Path:
-    return rust_binary("peer")
-
-
-@pytest.fixture
-def started() -> Iterator[list[NodeProcess]]:
-    nodes: list[NodeProcess] = []
-    yield nodes
-    for node in nodes:
-        node.kill()
-
-
-@pytest.fixture
-def py(started: list[NodeProcess]) -> Factory:
-    def make(name: str, **kwargs: Any) -> NodeProcess:
-        node = NodeProcess(name, **kwargs)
-        started.append(node)
-        return node
-
-    return make
-
-
-@pytest.fixture
-def rs(started: list[NodeProcess], peer_binary: Path) -> Factory:
-    def make(name: str, **kwargs: Any) -> NodeProcess:
-        node = NodeProcess(name, command=[str(peer_binary)], **kwargs)
-        started.append(node)
-        return node
-
-    return make
 
 
 # ------------------------------------------------------------------ 1-4: handshakes

@@ -4,53 +4,17 @@ and the goodbye a stopping Python node sends (both must be accepted by ractor_cl
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
 from ..ractor_cluster.harness import NodeProcess, connected, sees
-from .cargo import rust_binary
 
 pytestmark = pytest.mark.timeout(600)  # the first test may build the Rust peer
 
 Factory = Callable[..., NodeProcess]
 TRACED = [sys.executable, "-m", "ractor_cluster", "node", "--otel", "--app",
           "tests.ractor_cluster.tracing_app"]
-
-
-@pytest.fixture(scope="module")
-def peer_binary() -> Path:
-    return rust_binary("peer")
-
-
-@pytest.fixture
-def started() -> Iterator[list[NodeProcess]]:
-    nodes: list[NodeProcess] = []
-    yield nodes
-    for node in nodes:
-        node.kill()
-
-
-@pytest.fixture
-def py(started: list[NodeProcess]) -> Factory:
-    def make(name: str, **kwargs: Any) -> NodeProcess:
-        node = NodeProcess(name, **kwargs)
-        started.append(node)
-        return node
-
-    return make
-
-
-@pytest.fixture
-def rs(started: list[NodeProcess], peer_binary: Path) -> Factory:
-    def make(name: str, **kwargs: Any) -> NodeProcess:
-        node = NodeProcess(name, command=[str(peer_binary)], **kwargs)
-        started.append(node)
-        return node
-
-    return make
 
 
 def test_rust_accepts_casts_and_calls_that_carry_a_trace_context(py: Factory, rs: Factory) -> None:
