@@ -1289,6 +1289,22 @@ def _settings(routing: Routing, priorities: int, discard: DiscardSettings | None
                      hooks, in_flight_per_worker, max_retries, tick)
 
 
+def _own_settings(worker: Callable[[int], Worker[Any, Any, Any]], workers: int,
+                  routing: Routing | None, priorities: int, discard: DiscardSettings | None,
+                  discard_handler: Callable[[Job[Any, Any], DiscardReason], None] | None,
+                  dead_mans_switch: DeadMansSwitch | None,
+                  capacity: CapacityController | None, hooks: LifecycleHooks[Any, Any] | None,
+                  in_flight_per_worker: int, max_retries: int, tick: float | None) -> _Settings:
+    """The checked settings of a factory with workers of its own."""
+    s = _settings(routing or Queuer(), priorities, discard, discard_handler, dead_mans_switch,
+                  capacity, hooks, in_flight_per_worker, max_retries, tick)
+    if workers < 0:
+        raise ValueError(f"a factory has >= 0 workers, got {workers}")
+    s.builder = worker
+    s.workers = workers
+    return s
+
+
 async def spawn_factory(
     worker: Callable[[int], Worker[K, M, Any]],
     *,
@@ -1316,12 +1332,8 @@ async def spawn_factory(
         SpawnError: a worker or the factory failed to start, or ``name`` is taken.
         ValueError: a setting is out of range.
     """
-    s = _settings(routing or Queuer(), priorities, discard, discard_handler, dead_mans_switch,
-                  capacity, hooks, in_flight_per_worker, max_retries, tick)
-    if workers < 0:
-        raise ValueError(f"a factory has >= 0 workers, got {workers}")
-    s.builder = worker
-    s.workers = workers
+    s = _own_settings(worker, workers, routing, priorities, discard, discard_handler,
+                      dead_mans_switch, capacity, hooks, in_flight_per_worker, max_retries, tick)
     ref = await spawn(_FactoryActor(s), None, name=name)
     return Factory(_TOKEN, ref)
 
@@ -1432,12 +1444,8 @@ def factory_child(
         ValueError: a setting is out of range.
         TypeError: a setting is of the wrong kind.
     """
-    s = _settings(routing or Queuer(), priorities, discard, discard_handler, dead_mans_switch,
-                  capacity, hooks, in_flight_per_worker, max_retries, tick)
-    if workers < 0:
-        raise ValueError(f"a factory has >= 0 workers, got {workers}")
-    s.builder = worker
-    s.workers = workers
+    s = _own_settings(worker, workers, routing, priorities, discard, discard_handler,
+                      dead_mans_switch, capacity, hooks, in_flight_per_worker, max_retries, tick)
 
     def start() -> Actor[Any, Any, None]:
         return _FactoryActor(s)
