@@ -2,15 +2,20 @@
 
 The reader splits whatever bytes arrive (several frames in one read, or one frame over many
 reads) purely by the length prefix, and checks the limit as soon as the prefix is complete,
-before any payload byte is kept (docs/protocol.md §1). Writing, with coalescing and flow
+before any payload byte is kept (docs/protocol.md §1). Asked to, it also reads the node
+messages of the usual shape on the way (``_wire.decode_node``), in the same pass: in C when
+the accelerator is built (``_accel``), which is the hot path of every message received. Writing, with coalescing and flow
 control, is ``_outbound.Outbound``'s.
 """
 
 from __future__ import annotations
 
 import struct
+from typing import cast
 
+from . import _accel
 from ._errors import FrameError
+from ._wire import FrameItem, decode_payload
 
 __all__ = ["DEFAULT_MAX_INBOUND_FRAME_SIZE", "FrameReader", "encode_frame"]
 
@@ -20,6 +25,7 @@ DEFAULT_MAX_INBOUND_FRAME_SIZE = 16 * 1024 * 1024
 _LEN = struct.Struct(">Q")
 _unpack_len = _LEN.unpack_from
 _pack_len = _LEN.pack
+_split_c = _accel.split
 
 
 def encode_frame(payload: bytes) -> bytes:
@@ -58,42 +64,64 @@ class FrameReader:
         Raises:
             FrameError: an earlier length prefix exceeded the limit (nothing after it is kept).
         """
+        return cast("list[bytes]", self.feed_frames(data, False))
+
+    def feed_frames(self, data: bytes, decode: bool) -> list[FrameItem]:
+        """As :meth:`feed`; with ``decode``, a payload that ``_wire.decode_node`` reads comes
+        out as its tuple instead (the others as bytes): one pass over the bytes, in C when
+        the accelerator is built.
+
+        Raises:
+            FrameError: an earlier length prefix exceeded the limit (nothing after it is kept).
+        """
         if self._error is not None:
             raise self._error
         buf = self._buf
         if not buf and type(data) is bytes:
-            # nothing buffered: frames are sliced from the bytes received (one copy each),
-            # and only an incomplete tail is kept
-            frames, pos = self._split(data)
+            # nothing buffered: frames are read from the bytes received, and only an
+            # incomplete tail is kept
+            items, pos = self._split(data, decode)
             if 0 <= pos < len(data):
                 buf += data[pos:] if pos else data
-            return frames
+            return items
         buf += data
-        frames, pos = self._split(buf)
+        items, pos = self._split(buf, decode)
         if pos > 0:
             del buf[:pos]
-        return frames
+        return items
 
-    def _split(self, data: bytes | bytearray) -> tuple[list[bytes], int]:
+    def _split(self, data: bytes | bytearray, decode: bool) -> tuple[list[FrameItem], int]:
         """The complete frames at the start of ``data``, and where the rest begins (-1 after
         an over-limit prefix: then nothing is kept, and the next ``feed`` raises)."""
-        frames: list[bytes] = []
+        if _split_c is not None:
+            done, end, over = _split_c(data, 0, self.max_size, decode)
+            if over is not None:
+                return self._over(done, over)
+            return done, end
+        items: list[FrameItem] = []
         pos = 0
         size = len(data)
         limit = self.max_size
         while size - pos >= 8:
             (length,) = _unpack_len(data, pos)
             if length > limit:
-                self._buf = bytearray()
-                self._error = FrameError(
-                    f"frame of {length} bytes is over the inbound limit of {self.max_size}"
-                )
-                if not frames:
-                    raise self._error
-                return frames, -1
+                return self._over(items, length)
             end = pos + 8 + length
             if end > size:
                 break
-            frames.append(bytes(data[pos + 8 : end]))
+            payload = bytes(data[pos + 8 : end])
+            items.append(decode_payload(payload) if decode and payload[:1] == b"\x12"
+                         else payload)
             pos = end
-        return frames, pos
+        return items, pos
+
+    def _over(self, items: list[FrameItem], length: int) -> tuple[list[FrameItem], int]:
+        """A length prefix over the limit: nothing more is kept, and the next ``feed``
+        raises (at once when no frame came before it)."""
+        self._buf = bytearray()
+        self._error = FrameError(
+            f"frame of {length} bytes is over the inbound limit of {self.max_size}"
+        )
+        if not items:
+            raise self._error
+        return items, -1

@@ -34,8 +34,6 @@ from ._errors import FrameError
 from ._framing import DEFAULT_MAX_INBOUND_FRAME_SIZE, FrameReader
 from ._wire import (
     NodeFrame,
-    _decode_node,
-    _Irregular,
     call_frame,
     cast_frame,
     decode_node,
@@ -297,25 +295,20 @@ class SessionProtocol:
             return []
         events: list[Event] = []
         try:
-            payloads = self.reader.feed(data)
+            # once authenticated, node messages of the usual shape come out decoded (the
+            # hot path); every other frame comes as bytes, for _receive_frame
+            items = self.reader.feed_frames(data, self.state in _AUTHED)
         except FrameError as exc:
             events.append(self._fail("frame_read_error", str(exc)))
             return events
-        authed = self.state in _AUTHED
         append = events.append
-        for payload in payloads:
-            if authed and payload and payload[0] == 0x12:  # a node message: the hot path
-                try:
-                    frame = _decode_node(payload)
-                except (_Irregular, IndexError, UnicodeDecodeError):
-                    frame = None
-                if frame is not None:
-                    append(frame)
-                    continue
-            self._receive_frame(payload, events)
+        for item in items:
+            if not isinstance(item, bytes):  # a decoded node message
+                append(item)
+                continue
+            self._receive_frame(item, events)
             if self.failure is not None:
                 return events
-            authed = self.state in _AUTHED
         if self.reader.failed:
             try:
                 self.reader.feed(b"")

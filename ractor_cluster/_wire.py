@@ -9,13 +9,22 @@ protobuf classes, so it never decides differently from them. The tests compare b
 
 from __future__ import annotations
 
+from typing import Protocol, TypeAlias, cast
+
+from . import _accel
+
 __all__ = [
     "call_frame",
     "cast_frame",
     "decode_node",
+    "decode_payload",
+    "FrameItem",
     "encode_call",
     "encode_cast",
     "encode_reply",
+    "py_call_frame",
+    "py_cast_frame",
+    "py_reply_frame",
     "reply_frame",
     "varint",
 ]
@@ -73,7 +82,7 @@ _REPLY_HEADS = [(n + 4).to_bytes(8, "big") + bytes((0x12, n + 2, 0x1A, n)) for n
 _REPLY_KEYS = [bytes((0x1A, n)) for n in range(128)]
 
 
-def cast_frame(to: int, what: bytes, variant: str, metadata: bytes | None = None) -> bytes:
+def py_cast_frame(to: int, what: bytes, variant: str, metadata: bytes | None = None) -> bytes:
     """A whole Cast frame (length prefix included): ``encode_cast`` framed, in one step."""
     size = len(what)
     if metadata is None and size < 128:
@@ -92,7 +101,7 @@ def cast_frame(to: int, what: bytes, variant: str, metadata: bytes | None = None
     return len(payload).to_bytes(8, "big") + payload
 
 
-def call_frame(
+def py_call_frame(
     to: int,
     what: bytes,
     tag: int,
@@ -125,7 +134,7 @@ def call_frame(
     return len(payload).to_bytes(8, "big") + payload
 
 
-def reply_frame(to: int, tag: int, what: bytes) -> bytes:
+def py_reply_frame(to: int, tag: int, what: bytes) -> bytes:
     """A whole CallReply frame (length prefix included)."""
     size = len(what)
     if size < 128:
@@ -202,6 +211,8 @@ class _Irregular(Exception):
 # A decoded node message: (arm, to, what, variant, tag, timeout_ms, metadata); arm is
 # "cast", "call" or "reply"; fields that the arm does not have are left at their defaults.
 NodeFrame = tuple[str, int, bytes, str, int, "int | None", "bytes | None"]
+FrameItem: TypeAlias = "bytes | NodeFrame"
+"""A frame as the reader returns it: the payload, or the node message it decodes to."""
 
 
 def decode_node(payload: bytes) -> NodeFrame | None:
@@ -369,3 +380,51 @@ def _decode_node(d: bytes) -> NodeFrame | None:
             return None
         return ("reply", to, what, "", tag, None, None)
     return None
+
+
+def decode_payload(payload: bytes) -> NodeFrame | bytes:
+    """``payload`` as ``decode_node`` reads it, or itself when that is None (for the Python
+    splitter: what the compiled one returns per frame)."""
+    try:
+        frame = _decode_node(payload)
+    except (_Irregular, IndexError, UnicodeDecodeError):
+        return payload
+    return payload if frame is None else frame
+
+
+# ------------------------------------------------------------- the encoders in use
+
+
+class _CastFrame(Protocol):
+    def __call__(
+        self, to: int, what: bytes, variant: str, metadata: bytes | None = None
+    ) -> bytes: ...
+
+
+class _CallFrame(Protocol):
+    def __call__(
+        self,
+        to: int,
+        what: bytes,
+        tag: int,
+        timeout_ms: int | None,
+        variant: str,
+        metadata: bytes | None = None,
+    ) -> bytes: ...
+
+
+class _ReplyFrame(Protocol):
+    def __call__(self, to: int, tag: int, what: bytes) -> bytes: ...
+
+
+cast_frame: _CastFrame = py_cast_frame
+"""A whole Cast frame (length prefix included): compiled when the accelerator is built."""
+call_frame: _CallFrame = py_call_frame
+"""A whole Call frame (length prefix included)."""
+reply_frame: _ReplyFrame = py_reply_frame
+"""A whole CallReply frame (length prefix included)."""
+if _accel.set_fallbacks is not None:  # the same bytes, written in C
+    _accel.set_fallbacks(py_cast_frame, py_call_frame, py_reply_frame)
+    cast_frame = cast(_CastFrame, _accel.cast_frame)
+    call_frame = cast(_CallFrame, _accel.call_frame)
+    reply_frame = cast(_ReplyFrame, _accel.reply_frame)
