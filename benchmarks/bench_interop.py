@@ -119,6 +119,7 @@ class Results:
     rust: dict[str, Any] = field(default_factory=dict)
     placement: str = "os"
     cpus: str = ""  # the pinning, in words
+    python_mode: str = ""  # the Python nodes' accelerator and GC settings, in words
     pairs: list[PairResult] = field(default_factory=list)
     skipped: str | None = None  # why the Rust rows did not run
     errors: list[str] = field(default_factory=list)
@@ -171,7 +172,22 @@ def start_node(kind: str, name: str, cookie: str, peer: Path | None) -> NodeProc
     if kind == RUST:
         assert peer is not None
         return NodeProcess(name, cookie=cookie, command=[str(peer)])
-    return NodeProcess(name, cookie=cookie)
+    return NodeProcess(name, cookie=cookie, **PYTHON_NODE)
+
+
+def python_mode(pure: bool) -> str:
+    """How the Python nodes run, in words."""
+    if pure:
+        return ("pure Python (RACTOR_PURE_PYTHON=1) with Python's own GC settings "
+                "(--gc-threshold 0)")
+    from ractor_cluster import DEFAULT_GC_THRESHOLD, _accel
+
+    accel = "the C accelerator" if _accel.active else "no C accelerator (not built)"
+    return f"{accel}, --gc-threshold {DEFAULT_GC_THRESHOLD:,} (the defaults)"
+
+
+PYTHON_NODE: dict[str, Any] = {}
+"""How Python nodes start (``--pure-python``: without the C accelerator and the GC tuning)."""
 
 
 def pin(placement: str, driver: NodeProcess, server: NodeProcess) -> str:
@@ -283,7 +299,8 @@ def render(res: Results, p: Params, quick: bool, wall: float) -> str:
         f"wall {wall:.1f} s)",
         "",
         f"Machine: nproc={m['nproc']} (cpu_count={m['cpu_count']}), CPU: {m['cpu_model']}, "
-        f"{m['implementation']} {m['python']}, {m['platform']}. Python nodes: {loop}. "
+        f"{m['implementation']} {m['python']}, {m['platform']}. Python nodes: {loop}; "
+        f"{res.python_mode}. "
         f"Rust nodes: {rust}.",
         "",
         f"Two fresh node processes per pair on loopback (TCP), {PLACEMENTS[res.placement]}"
@@ -331,10 +348,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pin", choices=list(PLACEMENTS), default="os",
                         help="CPU placement of each pair's two nodes: os (the scheduler decides, "
                              "the default), same (one CPU), split (two CPUs)")
+    parser.add_argument("--pure-python", action="store_true",
+                        help="Python nodes without the C accelerator (RACTOR_PURE_PYTHON=1) and "
+                             "with Python's own GC settings (--gc-threshold 0): to compare")
     args = parser.parse_args(argv)
+    if args.pure_python:
+        PYTHON_NODE.update(env={"RACTOR_PURE_PYTHON": "1"}, extra=["--gc-threshold", "0"])
     p = QUICK if args.quick else FULL
     started = time.perf_counter()
-    res = Results(machine_info(), placement=args.pin)
+    res = Results(machine_info(), placement=args.pin, python_mode=python_mode(args.pure_python))
 
     def on_signal(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)

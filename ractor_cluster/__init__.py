@@ -51,6 +51,7 @@ from ._outbound import FlowLimits
 from ._protocol import PeerLimits
 from ._remote_actor import as_remote, remote_actors
 from ._session import GetAuthenticationState, GetReadyState, NodeSession, NodeSessionMessage
+from ._tuning import DEFAULT_GC_THRESHOLD, tune_gc
 
 logging.getLogger("ractor").addHandler(logging.NullHandler())
 
@@ -59,6 +60,7 @@ __all__ = [
     "ClusterError",
     "ClusterStream",
     "ConnectionOpened",
+    "DEFAULT_GC_THRESHOLD",
     "DEFAULT_LIVENESS_TIMEOUT",
     "DEFAULT_MAX_INBOUND_FRAME_SIZE",
     "EncryptionConnectError",
@@ -103,4 +105,5 @@ __all__ = [
     "remote_actors",
     "run_discovery",
     "shutdown",
+    "tune_gc",
 ]

@@ -3,7 +3,7 @@
     ractor-cluster node --name NAME [--host HOST] [--port PORT] (--cookie C | --cookie-file F)
                         [--connect HOST:PORT]... [--seeds-file F] [--seeds-dns HOST:PORT]...
                         [--app MODULE] [--transitive] [--log-level L] [--log-format text|json]
-                        [--metrics-port P] [--otel] [--shutdown-timeout S]
+                        [--metrics-port P] [--otel] [--shutdown-timeout S] [--gc-threshold N]
     ractor-cluster inspect HOST:PORT (--cookie C | --cookie-file F)
     ractor-cluster demo [--calls N]
 
@@ -63,6 +63,7 @@ from ._node import DEFAULT_LIVENESS_TIMEOUT, NodeServer, shutdown
 from ._outbound import FlowLimits
 from ._protocol import PeerLimits
 from ._remote_actor import remote_actors
+from ._tuning import DEFAULT_GC_THRESHOLD, tune_gc
 
 __all__ = ["main"]
 
@@ -120,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--shutdown-timeout", type=float, default=10.0,
                       help="seconds the graceful stop may take before actors are killed "
                       "(default %(default)s)")
+    node.add_argument("--gc-threshold", type=int, default=DEFAULT_GC_THRESHOLD, metavar="N",
+                      help="allocations between two young-generation garbage collections, "
+                      "set once the app has started, when the objects of the start-up are "
+                      "also frozen out of collections (default %(default)s; 0: leave "
+                      "Python's settings)")
     node.add_argument("--log-level", default="INFO",
                       choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                       type=str.upper, help="logs on stderr from this level (default INFO)")
@@ -393,6 +399,8 @@ async def _run_node(args: argparse.Namespace) -> int:
             stop.set()
         finally:
             _in_app_start.reset(token)
+    if args.gc_threshold > 0:
+        tune_gc(args.gc_threshold)
     unix_server = None
     if args.unix_listen:
         unix_server = await asyncio.start_unix_server(

@@ -4,8 +4,8 @@ The reader splits whatever bytes arrive (several frames in one read, or one fram
 reads) purely by the length prefix, and checks the limit as soon as the prefix is complete,
 before any payload byte is kept (docs/protocol.md §1). Asked to, it also reads the node
 messages of the usual shape on the way (``_wire.decode_node``), in the same pass: in C when
-the accelerator is built (``_accel``), which is the hot path of every message received. Writing, with coalescing and flow
-control, is ``_outbound.Outbound``'s.
+the accelerator is built (``_accel``), which is the hot path of every message received.
+Writing, with coalescing and flow control, is ``_outbound.Outbound``'s.
 """
 
 from __future__ import annotations

@@ -169,3 +169,27 @@ async def test_client_connect_with_reconnect_redials_a_restarted_server() -> Non
 
 async def _no_sessions(node: ActorRef[NodeServerMessage]) -> bool:
     return not await node.call(GetSessions(), timeout=2)
+
+
+def test_tune_gc_freezes_what_is_alive_and_raises_the_young_threshold() -> None:
+    # in a fresh interpreter: the GC settings are the process's
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, ractor_cluster as rc\n"
+        "before = gc.get_threshold()\n"
+        "rc.tune_gc()\n"
+        "after = gc.get_threshold()\n"
+        "assert after == (rc.DEFAULT_GC_THRESHOLD, *before[1:]), (before, after)\n"
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
+        "rc.tune_gc(2000)\n"
+        "assert gc.get_threshold()[0] == 2000\n"
+        "try:\n"
+        "    rc.tune_gc(0)\n"
+        "except ValueError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "refused: the GC threshold must be positive, not 0"
