@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from . import _registry
 from ._cell import ActorCell, Cell
+from ._deadlines import add_deadline
 from ._derived import DerivedActorRef, _derive
 from ._errors import (
     CallError,
@@ -207,11 +208,8 @@ class ActorRef(Generic[M]):
         del msg
         if left is None:
             return await fut
-        handle = loop.call_later(left, _expire, fut, self.id, timeout or left)
-        try:
-            return await fut
-        finally:
-            handle.cancel()
+        add_deadline(loop, left, fut, self.id, timeout or left, _expire)
+        return await fut
 
     def derive(self, convert: Callable[[N], M]) -> DerivedActorRef[N]:
         """A ref to this actor taking messages ``N``, each delivered as ``convert(msg)``.

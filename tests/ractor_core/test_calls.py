@@ -154,3 +154,45 @@ async def test_a_call_timeout_must_be_finite_and_not_negative(timeout: float) ->
     ref = await spawn(Recorder(), None)
     with pytest.raises(ValueError, match="finite number of seconds"):
         await ref.call(Echo(1), timeout=timeout)
+
+
+# ---------------------------------------------------------- call timeouts on one timer
+
+
+async def test_a_short_timeout_after_a_long_one_still_fires_on_time() -> None:
+    slow = await spawn(Recorder(), None)
+    slow.cast(Sleep(1.0))
+    long_call = asyncio.ensure_future(slow.call(Echo(1), timeout=30))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(CallTimeout):
+        await slow.call(Echo(2), timeout=0.05)
+    assert loop.time() - started < 0.5  # not held back by the 30 s deadline before it
+    assert await long_call == 1
+
+
+async def test_answered_calls_do_not_pile_up_in_the_deadlines() -> None:
+    from ractor_core._deadlines import _SWEEP_MIN
+
+    ref = await spawn(Recorder(), None)
+    for i in range(5 * _SWEEP_MIN):
+        assert await ref.call(Echo(i), timeout=60) == i
+    deadlines = asyncio.get_running_loop()._ractor_deadlines  # type: ignore[attr-defined]
+    assert len(deadlines._heap) <= 2 * _SWEEP_MIN  # swept: only the calls in flight stay
+
+
+def test_the_deadlines_go_with_their_loop() -> None:
+    import weakref
+
+    async def one_call() -> None:
+        ref = await spawn(Recorder(), None)
+        assert await ref.call(Echo("x"), timeout=60) == "x"
+        await ref.stop_and_wait(timeout=2)
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(one_call())
+    loop.close()
+    gone = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert gone() is None
