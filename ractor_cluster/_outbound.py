@@ -1,6 +1,8 @@
 """What a session writes, with flow control: casts wait in a lane, everything else goes now.
 
-Frames go to the transport coalesced (the frames of one loop pass in one write). Casts take
+Frames go to the transport coalesced (the frames of one loop pass in one write; a frame
+after a quiet spell, as a call or its reply usually is, goes at once and alone, with no
+loop pass spent on a flush). Casts take
 a *lane*: while the transport holds more than its high-water mark of unsent bytes (the peer
 reads slower than this node writes), casts queue in the lane instead, and are handed to the
 transport as it drains. Senders feel it: above ``send_high`` queued bytes, ``send`` and
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,6 +29,12 @@ from dataclasses import dataclass
 from ractor_core import MailboxFull, MessagingError
 
 __all__ = ["FlowLimits", "NodeBudget", "Outbound"]
+
+_monotonic = time.monotonic
+_QUIET = 50e-6
+"""Seconds without a write after which a frame goes to the transport alone: writes closer
+together than this are a burst, whose later frames in the same loop pass share one write.
+A request and its answer are further apart (a round trip on loopback is 50 µs or more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,7 @@ class Outbound:
         "_lane_bytes",
         "_lane_pids",
         "_last_sent",
+        "_last_write",
         "_limits",
         "_loop",
         "_on_failure",
@@ -111,6 +121,7 @@ class Outbound:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._scheduled = False
+        self._last_write = -math.inf  # when a frame last went out outside a flush
         self._closed = False
         self._paused = False
         self._lane: deque[tuple[int, bytes]] = deque()
@@ -221,6 +232,15 @@ class Outbound:
 
     def _put(self, frame: bytes) -> None:
         if not self._scheduled:
+            now = _monotonic()
+            last = self._last_write
+            self._last_write = now
+            if now - last >= _QUIET:
+                # nothing written for a while: nothing to coalesce this frame with (a call
+                # or its reply, usually), so no flush either
+                self._transport_write(frame)
+                return
+            # frames in quick succession: a burst; what follows in this pass is coalesced
             self._scheduled = True
             self._loop.call_soon(self.flush)
             self._transport_write(frame)

@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from ractor_cluster import _outbound
 from ractor_cluster._framing import FrameReader, encode_frame
 from ractor_cluster._outbound import FlowLimits, NodeBudget, Outbound
 from ractor_core import MailboxFull, MessagingError
@@ -44,17 +45,32 @@ def frame(text: str) -> bytes:
     return encode_frame(text.encode())
 
 
-async def test_the_first_frame_of_a_pass_is_written_at_once_and_the_rest_as_one_write() -> None:
+async def test_the_first_frame_of_a_pass_is_written_at_once_and_the_rest_as_one_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_outbound, "_QUIET", 3600.0)  # every write after the first is a burst
     wire = Wire()
     out = outbound(wire, limits=FlowLimits())
     out.urgent(frame("a"))
     assert wire.writes == [frame("a")]  # no added latency for a lone frame
-    out.cast(1, frame("bb"))
+    out.cast(1, frame("bb"))  # right after it: a burst (written now, a flush scheduled)
     out.urgent(frame(""))
     out.call(2, frame("ccc"))
-    assert len(wire.writes) == 1
+    assert wire.writes == [frame("a"), frame("bb")]
     await asyncio.sleep(0)
-    assert wire.writes == [frame("a"), frame("bb") + frame("") + frame("ccc")]
+    assert wire.writes == [frame("a"), frame("bb"), frame("") + frame("ccc")]
+
+
+async def test_a_frame_after_a_quiet_spell_goes_alone_with_no_flush_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_outbound, "_QUIET", 0.0)  # every write comes after a quiet spell
+    wire = Wire()
+    out = outbound(wire, limits=FlowLimits())
+    out.call(2, frame("ask"))
+    out.urgent(frame("answer"))
+    assert wire.writes == [frame("ask"), frame("answer")]
+    assert not out._scheduled  # no loop pass is spent on a flush
 
 
 async def test_a_burst_is_handed_to_the_transport_in_pieces() -> None:
