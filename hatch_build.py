@@ -12,6 +12,7 @@ the repository); a wheel carries it and is then tagged for this interpreter and 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import subprocess
@@ -45,8 +46,9 @@ def compile_speedups(root: Path, out_dir: Path) -> Path | None:
         _say("no Python headers or compiler settings here: pure Python")
         return None
     target = out_dir / f"_speedups{suffix}"
+    sha = hashlib.sha256((root / SOURCE).read_bytes()).hexdigest()
     command = [*shlex.split(ldshared), "-O2", "-fPIC", "-Wall", f"-I{include}",
-               str(root / SOURCE), "-o", str(target)]
+               f'-DRACTOR_SOURCE_SHA256="{sha}"', str(root / SOURCE), "-o", str(target)]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -70,13 +72,17 @@ class SpeedupsHook(BuildHookInterface):  # type: ignore[type-arg,misc]
             return
         root = Path(self.root)
         if version == "editable":
-            # the install is a path to this repository: the module goes beside its source
-            # (replacing one built for this interpreter before)
-            built = compile_speedups(root, root / "ractor_cluster")
-            if built is None:
-                suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-                stale = root / "ractor_cluster" / f"_speedups{suffix}"
-                stale.unlink(missing_ok=True)
+            # the install is a path to this repository: the module goes beside its source,
+            # replacing one built for this interpreter before (atomically: running
+            # processes keep the file they loaded)
+            package = root / "ractor_cluster"
+            suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+            with tempfile.TemporaryDirectory(dir=package, prefix=".build-") as temp:
+                built = compile_speedups(root, Path(temp))
+                if built is not None:
+                    os.replace(built, package / built.name)
+                else:
+                    (package / f"_speedups{suffix}").unlink(missing_ok=True)
             return
         temp = Path(tempfile.mkdtemp(prefix="ractor-speedups-"))
         built = compile_speedups(root, temp)

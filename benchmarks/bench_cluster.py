@@ -4,7 +4,7 @@
 Usage::
 
     python benchmarks/bench_cluster.py [--quick] [--json OUT] [--profile DIR]
-                                       [--placements os,same,split]
+                                       [--placements os,same,split] [--pure-python]
 
 One run, on loopback, measures:
 
@@ -81,7 +81,15 @@ from cluster_app import (  # noqa: E402
     run,
 )
 
-from ractor_cluster import NodeServer, as_remote, client_connect, remote_actors  # noqa: E402
+from ractor_cluster import (  # noqa: E402
+    DEFAULT_GC_THRESHOLD,
+    NodeServer,
+    _accel,
+    as_remote,
+    client_connect,
+    remote_actors,
+    tune_gc,
+)
 from ractor_cluster._wire import encode_call, encode_cast  # noqa: E402  (frame sizes only)
 from ractor_core import ActorRef, spawn  # noqa: E402
 from ractor_core.transport import SerializedCall, SerializedCast  # noqa: E402
@@ -307,9 +315,24 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{extra}{os.pathsep}{old}" if old else extra}
 
 
+PURE = os.environ.get("RACTOR_PURE_PYTHON", "") not in ("", "0")
+"""``--pure-python``: both nodes without the C accelerator and with Python's GC settings."""
+
+
+def python_mode() -> str:
+    """How both nodes run, in words."""
+    if PURE:
+        return ("pure Python (RACTOR_PURE_PYTHON=1) with Python's own GC settings "
+                "(the node: --gc-threshold 0; the driver: no tune_gc)")
+    accel = "the C accelerator" if _accel.active else "no C accelerator (not built)"
+    return (f"{accel}; GC tuned in both (the node's default --gc-threshold "
+            f"{DEFAULT_GC_THRESHOLD:,}; the driver calls tune_gc() after the warm-up)")
+
+
 def start_node(cookie: str) -> tuple[Child, str]:
     cmd = [sys.executable, "-m", "ractor_cluster", "node", "--name", "bench-sink",
-           "--cookie", cookie, "--app", "cluster_app"]
+           "--cookie", cookie, "--app", "cluster_app",
+           *(["--gc-threshold", "0"] if PURE else [])]
     child = Child("cluster node", cmd, child_env())
     line = child.wait_line("listening on ", START_TIMEOUT)
     port = line.removeprefix("listening on ").rpartition(":")[2]
@@ -661,6 +684,8 @@ async def measure(p: Params, floor_address: str, node_address: str, cookie: str,
         await cluster_casts(sink, p.warmup_casts, False, res)
         await floor_echo(reader, writer, p.warmup_calls, payloads[1])
         await cluster_calls(sink, p.warmup_calls, res)
+        if not PURE:
+            tune_gc()  # as the node's CLI does once its app has started
         for kind in kinds:
             m = Measured(kind, placement.apply(kind))
             res.placements.append(m)
@@ -742,7 +767,8 @@ def render(res: Results, p: Params, machine: dict[str, Any], quick: bool, wall: 
         f"CPU: {machine['cpu_model']}, {machine['implementation']} {machine['python']}, "
         f"{machine['platform']}; uvloop {machine['uvloop']}, protobuf {machine['protobuf']}.",
         "",
-        "Event loops: " + "; ".join(f"{k}: {v}" for k, v in res.loops.items()) + ".",
+        "Event loops: " + "; ".join(f"{k}: {v}" for k, v in res.loops.items()) + ". "
+        f"Python nodes: {python_mode()}.",
         "",
         f"Two OS processes on loopback (127.0.0.1, TCP): this script (the driver, itself a "
         f"node) and the cluster node, or the driver and the floor server. Cast N={p.cast_n:,} "
@@ -859,7 +885,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated CPU placements to measure: os (the scheduler "
                              "decides), same (every process on one CPU), split (driver on one "
                              "CPU, servers on another); default: all three")
+    parser.add_argument("--pure-python", action="store_true",
+                        help="both nodes without the C accelerator (RACTOR_PURE_PYTHON=1) and "
+                             "with Python's own GC settings: to compare")
     args = parser.parse_args(argv)
+    if args.pure_python and not PURE:  # the accelerator is chosen at import: start again
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  {**os.environ, "RACTOR_PURE_PYTHON": "1"})
     wanted = [w.strip() for w in args.placements.split(",") if w.strip()]
     if not wanted or any(w not in PLACEMENTS for w in wanted):
         parser.error(f"--placements takes a list of {', '.join(PLACEMENTS)}")

@@ -12,9 +12,12 @@ accelerator off (to compare, or to rule it out).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 __all__ = ["Split", "active", "call_frame", "cast_frame", "reply_frame", "split"]
@@ -36,9 +39,21 @@ def _load() -> Any:
     if os.environ.get("RACTOR_PURE_PYTHON", "") not in ("", "0"):
         return None
     try:
-        return importlib.import_module("ractor_cluster._speedups")
+        module = importlib.import_module("ractor_cluster._speedups")
     except ImportError:
         return None
+    source = Path(__file__).with_name("_speedups.c")
+    if source.exists():  # beside it (a checkout): built from this very source?
+        sha = hashlib.sha256(source.read_bytes()).hexdigest()
+        if getattr(module, "SOURCE_SHA256", None) != sha:
+            warnings.warn(
+                "ractor_cluster: the compiled accelerator is older than _speedups.c beside "
+                "it, so it is not used (pure Python); build it again: pip install -e .",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return None
+    return module
 
 
 _module = _load()

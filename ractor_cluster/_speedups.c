@@ -19,6 +19,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifndef RACTOR_SOURCE_SHA256
+#define RACTOR_SOURCE_SHA256 "unknown"
+#endif
+
 static PyObject *s_cast, *s_call, *s_reply, *empty_bytes, *empty_str;
 static PyObject *fb_cast, *fb_call, *fb_reply; /* the Python encoders (set_fallbacks) */
 
@@ -525,5 +529,13 @@ PyInit__speedups(void)
     empty_bytes = PyBytes_FromStringAndSize(NULL, 0);
     empty_str = PyUnicode_FromStringAndSize(NULL, 0);
     if (!s_cast || !s_call || !s_reply || !empty_bytes || !empty_str) return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    /* the SHA-256 of this file when it was compiled (hatch_build.py): a build older than the
+     * source beside it is not used (ractor_cluster/_accel.py) */
+    if (PyModule_AddStringConstant(m, "SOURCE_SHA256", RACTOR_SOURCE_SHA256) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

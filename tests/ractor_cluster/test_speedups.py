@@ -8,10 +8,13 @@ rest of the suite then runs the Python code alone.
 
 from __future__ import annotations
 
+import os
+import shutil
 import struct
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -223,3 +226,22 @@ def test_a_pure_python_node_and_a_compiled_one_share_casts_and_calls(
     assert a.rpc("call", to="counter-b", msg="echo", text="x" * 20_000, timeout=5) == (
         "x" * 20_000
     )
+
+
+def test_a_build_older_than_its_source_is_not_used(tmp_path: Path) -> None:
+    # a copy of the package whose _speedups.c changed after the build: pure Python, with a
+    # warning saying how to build again
+    package = Path(_accel.__file__).parent
+    copy = tmp_path / "ractor_cluster"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", ".build-*"))
+    with (copy / "_speedups.c").open("a") as source:
+        source.write("/* changed */\n")
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "from ractor_cluster import _accel, _wire\n"
+            "assert not _accel.active and _wire.cast_frame is _wire.py_cast_frame\n"
+            "print('pure')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path,
+                         timeout=60)
+    assert (out.returncode, out.stdout.strip()) == (0, "pure"), out.stderr
+    assert "older than _speedups.c" in out.stderr
