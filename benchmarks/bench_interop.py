@@ -102,6 +102,9 @@ class PairResult:
     cast_best: float | None = None
     cast_median: float | None = None
     call: dict[str, float] | None = None  # p50_us, p99_us, mean_us
+    # CPU µs per cast of each repeat (all threads, from /proc/<pid>/task/*/schedstat)
+    cpu_driver: list[float] = field(default_factory=list)
+    cpu_server: list[float] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the pair, start to stop
     exit_codes: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -214,6 +217,23 @@ def pin(placement: str, driver: NodeProcess, server: NodeProcess) -> str:
     return f"driver on CPU {min(cpus[DRIVER])}, server on CPU {min(cpus[SERVER])}"
 
 
+def cpu_ns(pid: int) -> int | None:
+    """CPU time of every thread of process ``pid`` so far, in ns (Linux schedstat; None
+    where there is no such file)."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that just ended
+    return total
+
+
 def wait_connected(driver: NodeProcess, server: NodeProcess) -> None:
     """Both sides see the session, and the driver sees the server's counter."""
     driver.wait_for(lambda: server.full_name in driver.rpc("sessions"), CONNECT_TIMEOUT,
@@ -252,7 +272,13 @@ def run_pair(pair: PairResult, p: Params, cookie: str, peer: Path | None,
         driver.rpc("bench_call", wait=CALL_WAIT, to=TARGET, n=p.warmup_calls)
     for _ in range(p.repeats):
         total += p.cast_n
+        d0, s0 = cpu_ns(driver.proc.pid), cpu_ns(server.proc.pid)
         result = bench_cast(driver, p.cast_n, total)
+        if d0 is not None and s0 is not None:
+            d1, s1 = cpu_ns(driver.proc.pid), cpu_ns(server.proc.pid)
+            if d1 is not None and s1 is not None:
+                pair.cpu_driver.append((d1 - d0) / 1000 / p.cast_n)
+                pair.cpu_server.append((s1 - s0) / 1000 / p.cast_n)
         pair.cast_runs.append(float(result["rate"]))
         pair.cast_seconds.append(float(result["seconds"]))
     pair.cast_best = max(pair.cast_runs)
@@ -331,6 +357,22 @@ def render(res: Results, p: Params, quick: bool, wall: float) -> str:
             f"{ratio(x.cast_best, a_cast)} | {c['p50_us']:.1f} | {c['p99_us']:.1f} | "
             f"{c['mean_us']:.1f} | {ratio(c['p50_us'], a_call.get('p50_us'))} | "
             f"{ratio(c['p99_us'], a_call.get('p99_us'))} |")
+    lines += [
+        "",
+        "CPU time per cast, both processes of the pair (all their threads, from "
+        "/proc/<pid>/task/*/schedstat, over each whole `bench_cast` command; median of the "
+        "repeats):",
+        "",
+        "| driver → server | driver µs | server µs | both µs | both ÷ anchor |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    a_cpu = (statistics.median(anchor.cpu_driver) + statistics.median(anchor.cpu_server)
+             if anchor and anchor.cpu_driver and anchor.cpu_server else None)
+    for x in res.pairs:
+        if not x.cpu_driver or not x.cpu_server:
+            continue
+        d, v = statistics.median(x.cpu_driver), statistics.median(x.cpu_server)
+        lines.append(f"| {x.label} | {d:.2f} | {v:.2f} | {d + v:.2f} | {ratio(d + v, a_cpu)} |")
     if res.skipped:
         lines += ["", f"Rust rows skipped (no anchor, so no ratios): {res.skipped}"]
     if res.errors:
