@@ -10,6 +10,7 @@ Writing, with coalescing and flow control, is ``_outbound.Outbound``'s.
 
 from __future__ import annotations
 
+import operator
 import struct
 from typing import cast
 
@@ -26,6 +27,7 @@ _LEN = struct.Struct(">Q")
 _unpack_len = _LEN.unpack_from
 _pack_len = _LEN.pack
 _split_c = _accel.split
+_U64_MAX = 2**64 - 1
 
 
 def encode_frame(payload: bytes) -> bytes:
@@ -39,9 +41,11 @@ class FrameReader:
     __slots__ = ("_buf", "_error", "max_size")
 
     def __init__(self, max_size: int = DEFAULT_MAX_INBOUND_FRAME_SIZE) -> None:
+        max_size = operator.index(max_size)
         if max_size < 0:
             raise ValueError("the frame size limit cannot be negative")
-        self.max_size = max_size
+        # a be64 length is never over 2**64 - 1: a larger limit is that one
+        self.max_size = min(max_size, _U64_MAX)
         self._buf = bytearray()
         self._error: FrameError | None = None
 

@@ -370,31 +370,38 @@ as_u64(PyObject *o, uint64_t *out)
 }
 
 static PyObject *
-fallback(PyObject *fn, PyObject *const *args, Py_ssize_t nargs)
+fallback(PyObject *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     if (fn == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "ractor_cluster._speedups: no fallback set");
         return NULL;
     }
-    return PyObject_Vectorcall(fn, args, (size_t)nargs, NULL);
+    return PyObject_Vectorcall(fn, args, (size_t)nargs, kwnames);
 }
+
+/* Keyword arguments: the Python encoder takes them (the calls on the hot path have none). */
+#define KEYWORDS_GO_TO(fn)                                       \
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames)) {          \
+        return fallback((fn), args, nargs, kwnames);             \
+    }
 
 /* cast_frame(to, what, variant, metadata=None) */
 static PyObject *
-cast_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+cast_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    KEYWORDS_GO_TO(fb_cast)
     uint64_t to;
     const char *variant;
     Py_ssize_t var_n;
     PyObject *meta = nargs > 3 ? args[3] : Py_None;
     if (nargs < 3 || nargs > 4 || as_u64(args[0], &to) < 0 || !PyBytes_CheckExact(args[1]) ||
         !PyUnicode_CheckExact(args[2]) || (meta != Py_None && !PyBytes_CheckExact(meta))) {
-        return fallback(fb_cast, args, nargs);
+        return fallback(fb_cast, args, nargs, NULL);
     }
     variant = PyUnicode_AsUTF8AndSize(args[2], &var_n);
     if (variant == NULL) {
         PyErr_Clear(); /* surrogates: the Python encoder raises the error */
-        return fallback(fb_cast, args, nargs);
+        return fallback(fb_cast, args, nargs, NULL);
     }
     Py_ssize_t what_n = PyBytes_GET_SIZE(args[1]);
     Py_ssize_t body = (to ? 1 + vlen(to) : 0) + (what_n ? LD_SIZE(what_n) : 0) +
@@ -415,23 +422,24 @@ cast_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 /* call_frame(to, what, tag, timeout_ms, variant, metadata=None) */
 static PyObject *
-call_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+call_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    KEYWORDS_GO_TO(fb_call)
     uint64_t to, tag, timeout = 0;
     const char *variant;
     Py_ssize_t var_n;
-    if (nargs < 5 || nargs > 6) return fallback(fb_call, args, nargs);
+    if (nargs < 5 || nargs > 6) return fallback(fb_call, args, nargs, NULL);
     PyObject *meta = nargs > 5 ? args[5] : Py_None;
     int has_timeout = args[3] != Py_None;
     if (as_u64(args[0], &to) < 0 || !PyBytes_CheckExact(args[1]) || as_u64(args[2], &tag) < 0 ||
         (has_timeout && as_u64(args[3], &timeout) < 0) || !PyUnicode_CheckExact(args[4]) ||
         (meta != Py_None && !PyBytes_CheckExact(meta))) {
-        return fallback(fb_call, args, nargs);
+        return fallback(fb_call, args, nargs, NULL);
     }
     variant = PyUnicode_AsUTF8AndSize(args[4], &var_n);
     if (variant == NULL) {
         PyErr_Clear();
-        return fallback(fb_call, args, nargs);
+        return fallback(fb_call, args, nargs, NULL);
     }
     Py_ssize_t what_n = PyBytes_GET_SIZE(args[1]);
     Py_ssize_t body = (to ? 1 + vlen(to) : 0) + (what_n ? LD_SIZE(what_n) : 0) +
@@ -461,12 +469,13 @@ call_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 /* reply_frame(to, tag, what) */
 static PyObject *
-reply_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+reply_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    KEYWORDS_GO_TO(fb_reply)
     uint64_t to, tag;
     if (nargs != 3 || as_u64(args[0], &to) < 0 || as_u64(args[1], &tag) < 0 ||
         !PyBytes_CheckExact(args[2])) {
-        return fallback(fb_reply, args, nargs);
+        return fallback(fb_reply, args, nargs, NULL);
     }
     Py_ssize_t what_n = PyBytes_GET_SIZE(args[2]);
     Py_ssize_t body = (to ? 1 + vlen(to) : 0) + (tag ? 1 + vlen(tag) : 0) +
@@ -503,11 +512,11 @@ set_fallbacks(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef methods[] = {
     {"split", (PyCFunction)(void (*)(void))split, METH_FASTCALL,
      "split(data, pos, limit, decode) -> (items, next_pos, over_limit_length)"},
-    {"cast_frame", (PyCFunction)(void (*)(void))cast_frame, METH_FASTCALL,
+    {"cast_frame", (PyCFunction)(void (*)(void))cast_frame, METH_FASTCALL | METH_KEYWORDS,
      "A whole Cast frame (length prefix included)."},
-    {"call_frame", (PyCFunction)(void (*)(void))call_frame, METH_FASTCALL,
+    {"call_frame", (PyCFunction)(void (*)(void))call_frame, METH_FASTCALL | METH_KEYWORDS,
      "A whole Call frame (length prefix included)."},
-    {"reply_frame", (PyCFunction)(void (*)(void))reply_frame, METH_FASTCALL,
+    {"reply_frame", (PyCFunction)(void (*)(void))reply_frame, METH_FASTCALL | METH_KEYWORDS,
      "A whole CallReply frame (length prefix included)."},
     {"set_fallbacks", (PyCFunction)(void (*)(void))set_fallbacks, METH_FASTCALL,
      "Set the Python encoders for what the C encoders do not write."},

@@ -9,6 +9,7 @@ protobuf classes, so it never decides differently from them. The tests compare b
 
 from __future__ import annotations
 
+import operator
 from typing import Protocol, TypeAlias, cast
 
 from . import _accel
@@ -42,6 +43,7 @@ def varint(value: int) -> bytes:
     Raises:
         ValueError: the value is negative or does not fit in 64 bits.
     """
+    value = operator.index(value)  # an int (or a bool, or what __index__ makes an int)
     if 0 <= value < 0x80:
         return _SMALL[value]
     if value < 0 or value >> 64:
@@ -55,10 +57,11 @@ def varint(value: int) -> bytes:
 
 
 def _to_field(to: int) -> bytes:
-    field = _to_fields.get(to)
+    # the caches are keyed by exact ints only: 1.0 == 1 must not find the field of 1
+    field = _to_fields.get(to) if type(to) is int else None
     if field is None:
         field = b"\x08" + varint(to) if to else b""
-        if len(_to_fields) < _CACHE_LIMIT:
+        if type(to) is int and len(_to_fields) < _CACHE_LIMIT:
             _to_fields[to] = field
     return field
 
@@ -86,7 +89,7 @@ def py_cast_frame(to: int, what: bytes, variant: str, metadata: bytes | None = N
     """A whole Cast frame (length prefix included): ``encode_cast`` framed, in one step."""
     size = len(what)
     if metadata is None and size < 128:
-        head = _to_fields.get(to)
+        head = _to_fields.get(to) if type(to) is int else None
         if head is None:
             head = _to_field(to)
         tail = _cast_variants.get(variant)
@@ -112,7 +115,7 @@ def py_call_frame(
     """A whole Call frame (length prefix included)."""
     size = len(what)
     if metadata is None and size < 128:
-        head = _to_fields.get(to)
+        head = _to_fields.get(to) if type(to) is int else None
         if head is None:
             head = _to_field(to)
         tail = _call_variants.get(variant)
@@ -122,7 +125,7 @@ def py_call_frame(
         if size:
             fields += (_WHAT_KEYS[size], what)
         if tag:
-            fields += (b"\x18", _SMALL[tag] if tag < 0x80 else varint(tag))
+            fields += (b"\x18", _SMALL[tag] if 0 <= tag < 0x80 else varint(tag))
         if timeout_ms is not None:
             fields += (b"\x20", _SMALL[timeout_ms] if 0 <= timeout_ms < 0x80
                        else varint(timeout_ms))
@@ -138,12 +141,12 @@ def py_reply_frame(to: int, tag: int, what: bytes) -> bytes:
     """A whole CallReply frame (length prefix included)."""
     size = len(what)
     if size < 128:
-        head = _to_fields.get(to)
+        head = _to_fields.get(to) if type(to) is int else None
         if head is None:
             head = _to_field(to)
         fields = [head]
         if tag:
-            fields += (b"\x10", _SMALL[tag] if tag < 0x80 else varint(tag))
+            fields += (b"\x10", _SMALL[tag] if 0 <= tag < 0x80 else varint(tag))
         if size:
             fields += (_REPLY_KEYS[size], what)
         body = b"".join(fields)
