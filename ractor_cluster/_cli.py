@@ -415,23 +415,21 @@ async def _run_node(args: argparse.Namespace) -> int:
         else:
             client_connect_external(node, reader, writer, label=f"unix:{path}")
     policy = ReconnectPolicy(maximum=max(args.reconnect_max, ReconnectPolicy().initial))
+    dials: list[asyncio.Task[None]] = []  # --no-reconnect: each address dialed once
     for address in args.connect:
         if not args.no_reconnect:
             node.cast(Reconnect(address, policy))  # dialed now, and again whenever it ends
             continue
-        try:
-            if client_tls is not None:
-                await client_connect_enc(node, address, client_tls, args.tls_server_name)
-            else:
-                await client_connect(node, address)
-        except ClientConnectError as exc:
-            print(f"ractor-cluster: {exc}", file=sys.stderr, flush=True)
+        dials.append(loop.create_task(_dial_once(node, address, client_tls,
+                                                 args.tls_server_name)))
     discovery = None
     if strategies:
         discovery = loop.create_task(
             run_discovery(node, strategies, interval=args.discovery_interval, policy=policy)
         )
     await stop.wait()
+    for dial in dials:  # a dial still waiting for its peer does not hold the stop up
+        dial.cancel()
     graceful = await _stop_node(args, node, module, app_tasks, discovery) and started
     if unix_server is not None:
         unix_server.close()
@@ -439,6 +437,20 @@ async def _run_node(args: argparse.Namespace) -> int:
         metrics.close()
     print("stopped", flush=True)
     return 0 if graceful else 1
+
+
+async def _dial_once(node: ActorRef[NodeServerMessage], address: str,
+                     tls: ssl.SSLContext | None, server_name: str | None) -> None:
+    """Dial ``address`` once (``--no-reconnect``); a failure is reported, not fatal."""
+    try:
+        if tls is not None:
+            await client_connect_enc(node, address, tls, server_name)
+        else:
+            await client_connect(node, address)
+    except ClientConnectError as exc:
+        print(f"ractor-cluster: {exc}", file=sys.stderr, flush=True)
+    except Exception:
+        _log.exception("dialing %r failed", address)
 
 
 async def _stop_node(

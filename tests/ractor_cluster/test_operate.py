@@ -473,3 +473,27 @@ def test_two_nodes_that_dial_each_other_keep_one_connection_and_come_back(
     b2 = _operated(nodes, "b", "--port", str(pb), "--connect", f"127.0.0.1:{pa}", *fast)
     connected(a, b2)
     assert a.rpc("call", to="counter-b", msg="echo", text="mesh", timeout=5) == "mesh"
+
+
+def test_sigterm_is_not_held_up_by_a_one_shot_dial_that_hangs(tmp_path: Path) -> None:
+    # a listener whose accept queue is full: a connect to it neither succeeds nor fails
+    import socket
+
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(0)
+        filler = socket.create_connection(hole.getsockname(), timeout=5)
+        try:
+            address = "{}:{}".format(*hole.getsockname())
+            proc = _start(tmp_path, "--no-reconnect", "--connect", address)
+            proc.terminate()  # while the dial waits (its own timeout is 10 s)
+            try:
+                out, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate(timeout=10)
+                raise AssertionError("SIGTERM waited for the dial") from None
+            assert proc.returncode == 0, err
+            assert out.strip() == "stopped"
+        finally:
+            filler.close()
