@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Split", "active", "call_frame", "cast_frame", "reply_frame", "split"]
+__all__ = ["Split", "active", "call_frame", "cast_frame", "reply_frame", "set_fallbacks", "split"]
 
 
 Split = Callable[
