@@ -84,6 +84,25 @@ rd_u64(const unsigned char *d, Py_ssize_t end, Py_ssize_t *pos, uint64_t *out)
 /* The field key at pos, 0 at the end. */
 #define KEY(d, pos, end) ((pos) < (end) ? (d)[pos] : 0)
 
+/* The fields of each arm, in the order they are written (docs/protocol.md section 2.2):
+ * each is optional and read at most once, in this order, as the Python reader does. */
+enum { F_TO, F_WHAT, F_VARIANT, F_META, F_TAG, F_TIMEOUT, F_COUNT };
+enum { VARINT, LEN1, LEN2 }; /* a u64 varint; bytes after a 1- or 2-byte varint length */
+typedef struct {
+    unsigned char key, kind, slot;
+} field_t;
+static const field_t CAST_FIELDS[] = {
+    {0x08, VARINT, F_TO}, {0x12, LEN2, F_WHAT}, {0x1A, LEN1, F_VARIANT}, {0x32, LEN1, F_META},
+    {0, 0, 0},
+};
+static const field_t CALL_FIELDS[] = {
+    {0x08, VARINT, F_TO}, {0x12, LEN2, F_WHAT}, {0x18, VARINT, F_TAG},
+    {0x20, VARINT, F_TIMEOUT}, {0x2A, LEN1, F_VARIANT}, {0x32, LEN1, F_META}, {0, 0, 0},
+};
+static const field_t REPLY_FIELDS[] = {
+    {0x08, VARINT, F_TO}, {0x10, VARINT, F_TAG}, {0x1A, LEN1, F_WHAT}, {0, 0, 0},
+};
+
 /* The canonical node message in d[0:end], as a new tuple; NULL without an error set when
  * the shape is not the simple one (the caller keeps the bytes); NULL with an error set on
  * a memory error. */
@@ -98,91 +117,44 @@ decode_node(const unsigned char *d, Py_ssize_t end)
     unsigned int arm = d[pos++];
     if (rd_len2(d, end, &pos, &n) < 0 || pos + n != end) return NULL;
 
-    uint64_t to = 0, tag = 0, timeout = 0;
-    int has_timeout = 0;
-    Py_ssize_t what_at = 0, what_n = 0, var_at = 0, var_n = 0, meta_at = 0, meta_n = -1;
-    unsigned int key = KEY(d, pos, end);
-    if (key == 0x08) {
-        pos += 1;
-        if (rd_u64(d, end, &pos, &to) < 0) return NULL;
-        key = KEY(d, pos, end);
-    }
+    const field_t *fields;
     PyObject *name;
-    if (arm == 0x0A) { /* Cast: what=2, variant=3, metadata=6 */
-        name = s_cast;
-        if (key == 0x12) {
-            pos += 1;
-            if (rd_len2(d, end, &pos, &what_n) < 0 || pos + what_n > end) return NULL;
-            what_at = pos;
-            pos += what_n;
-            key = KEY(d, pos, end);
-        }
-        if (key == 0x1A) {
-            pos += 1;
-            if (rd_len1(d, end, &pos, &var_n) < 0 || pos + var_n > end) return NULL;
-            var_at = pos;
-            pos += var_n;
-            key = KEY(d, pos, end);
-        }
-        if (key == 0x32) {
-            pos += 1;
-            if (rd_len1(d, end, &pos, &meta_n) < 0 || pos + meta_n > end) return NULL;
-            meta_at = pos;
-            pos += meta_n;
-        }
+    if (arm == 0x0A) {
+        fields = CAST_FIELDS, name = s_cast;
     }
-    else if (arm == 0x12) { /* Call: what=2, tag=3, timeout_ms=4, variant=5, metadata=6 */
-        name = s_call;
-        if (key == 0x12) {
-            pos += 1;
-            if (rd_len2(d, end, &pos, &what_n) < 0 || pos + what_n > end) return NULL;
-            what_at = pos;
-            pos += what_n;
-            key = KEY(d, pos, end);
-        }
-        if (key == 0x18) {
-            pos += 1;
-            if (rd_u64(d, end, &pos, &tag) < 0) return NULL;
-            key = KEY(d, pos, end);
-        }
-        if (key == 0x20) {
-            pos += 1;
-            if (rd_u64(d, end, &pos, &timeout) < 0) return NULL;
-            has_timeout = 1;
-            key = KEY(d, pos, end);
-        }
-        if (key == 0x2A) {
-            pos += 1;
-            if (rd_len1(d, end, &pos, &var_n) < 0 || pos + var_n > end) return NULL;
-            var_at = pos;
-            pos += var_n;
-            key = KEY(d, pos, end);
-        }
-        if (key == 0x32) {
-            pos += 1;
-            if (rd_len1(d, end, &pos, &meta_n) < 0 || pos + meta_n > end) return NULL;
-            meta_at = pos;
-            pos += meta_n;
-        }
+    else if (arm == 0x12) {
+        fields = CALL_FIELDS, name = s_call;
     }
-    else if (arm == 0x1A) { /* CallReply: tag=2, what=3 */
-        name = s_reply;
-        if (key == 0x10) {
-            pos += 1;
-            if (rd_u64(d, end, &pos, &tag) < 0) return NULL;
-            key = KEY(d, pos, end);
-        }
-        if (key == 0x1A) {
-            pos += 1;
-            if (rd_len1(d, end, &pos, &what_n) < 0 || pos + what_n > end) return NULL;
-            what_at = pos;
-            pos += what_n;
-        }
+    else if (arm == 0x1A) {
+        fields = REPLY_FIELDS, name = s_reply;
     }
     else {
         return NULL;
     }
+    uint64_t value[F_COUNT] = {0};
+    Py_ssize_t at[F_COUNT] = {0}, len[F_COUNT] = {0};
+    int present[F_COUNT] = {0};
+    for (const field_t *f = fields; f->key; f++) {
+        if (KEY(d, pos, end) != f->key) continue;
+        pos += 1;
+        if (f->kind == VARINT) {
+            if (rd_u64(d, end, &pos, &value[f->slot]) < 0) return NULL;
+        }
+        else {
+            int bad = f->kind == LEN2 ? rd_len2(d, end, &pos, &len[f->slot])
+                                      : rd_len1(d, end, &pos, &len[f->slot]);
+            if (bad < 0 || pos + len[f->slot] > end) return NULL;
+            at[f->slot] = pos;
+            pos += len[f->slot];
+        }
+        present[f->slot] = 1;
+    }
     if (pos != end) return NULL;
+    uint64_t to = value[F_TO], tag = value[F_TAG], timeout = value[F_TIMEOUT];
+    int has_timeout = present[F_TIMEOUT];
+    Py_ssize_t what_at = at[F_WHAT], what_n = len[F_WHAT];
+    Py_ssize_t var_at = at[F_VARIANT], var_n = len[F_VARIANT];
+    Py_ssize_t meta_at = at[F_META], meta_n = present[F_META] ? len[F_META] : -1;
 
     PyObject *variant;
     if (var_n) {
