@@ -10,7 +10,8 @@ protobuf classes, so it never decides differently from them. The tests compare b
 from __future__ import annotations
 
 import operator
-from typing import Protocol, TypeAlias, cast
+from collections.abc import Callable
+from typing import TypeAlias, TypeVar, cast
 
 from . import _accel
 
@@ -397,37 +398,20 @@ def decode_payload(payload: bytes) -> NodeFrame | bytes:
 
 # ------------------------------------------------------------- the encoders in use
 
-
-class _CastFrame(Protocol):
-    def __call__(
-        self, to: int, what: bytes, variant: str, metadata: bytes | None = None
-    ) -> bytes: ...
+_F = TypeVar("_F", bound=Callable[..., bytes])
 
 
-class _CallFrame(Protocol):
-    def __call__(
-        self,
-        to: int,
-        what: bytes,
-        tag: int,
-        timeout_ms: int | None,
-        variant: str,
-        metadata: bytes | None = None,
-    ) -> bytes: ...
+def _in_use(python: _F, compiled: Callable[..., bytes] | None) -> _F:
+    """The compiled encoder when the accelerator is built (the same bytes, written in C;
+    it hands what it does not write to ``python``), else ``python``: typed as ``python``."""
+    return python if compiled is None else cast(_F, compiled)
 
 
-class _ReplyFrame(Protocol):
-    def __call__(self, to: int, tag: int, what: bytes) -> bytes: ...
-
-
-cast_frame: _CastFrame = py_cast_frame
-"""A whole Cast frame (length prefix included): compiled when the accelerator is built."""
-call_frame: _CallFrame = py_call_frame
-"""A whole Call frame (length prefix included)."""
-reply_frame: _ReplyFrame = py_reply_frame
-"""A whole CallReply frame (length prefix included)."""
-if _accel.set_fallbacks is not None:  # the same bytes, written in C
+if _accel.set_fallbacks is not None:
     _accel.set_fallbacks(py_cast_frame, py_call_frame, py_reply_frame)
-    cast_frame = cast(_CastFrame, _accel.cast_frame)
-    call_frame = cast(_CallFrame, _accel.call_frame)
-    reply_frame = cast(_ReplyFrame, _accel.reply_frame)
+cast_frame = _in_use(py_cast_frame, _accel.cast_frame)
+"""A whole Cast frame (length prefix included)."""
+call_frame = _in_use(py_call_frame, _accel.call_frame)
+"""A whole Call frame (length prefix included)."""
+reply_frame = _in_use(py_reply_frame, _accel.reply_frame)
+"""A whole CallReply frame (length prefix included)."""
