@@ -182,3 +182,21 @@ def sees(node: NodeProcess, actor: str, timeout: float = 10) -> None:
 def members(node: NodeProcess, group: str, scope: str | None = None) -> list[list[Any]]:
     """The sorted ``[name, is_local]`` members of ``group`` as ``node`` sees them."""
     return node.rpc("members", group=group, **({"scope": scope} if scope else {}))
+
+
+def cli_node(cwd: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``ractor-cluster node --name x --cookie c *extra`` run from ``cwd``, once it listens
+    (its stdout is then at the line after ``listening on ...``)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ractor_cluster", "node", "--name", "x", "--cookie", "c",
+         *extra],
+        cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening on "):
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+        raise AssertionError(f"did not start: {line!r} {out!r} {err!r}")
+    return proc

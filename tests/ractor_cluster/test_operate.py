@@ -19,7 +19,7 @@ import pytest
 
 from tests.interop.raw import RawClient, frame
 
-from .harness import ROOT, NodeProcess, connected, sees
+from .harness import ROOT, NodeProcess, cli_node, connected, sees
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -94,7 +94,7 @@ def test_a_stop_hook_that_hangs_is_cut_by_the_shutdown_timeout(tmp_path: Path) -
         "async def stop(node):\n"
         "    await asyncio.sleep(3600)\n"
     )
-    proc = _start(tmp_path, "--app", "hangs", "--shutdown-timeout", "1")
+    proc = cli_node(tmp_path, "--app", "hangs", "--shutdown-timeout", "1")
     started = time.monotonic()
     proc.terminate()
     out, err = proc.communicate(timeout=20)
@@ -248,22 +248,6 @@ def test_a_connection_that_replaces_a_session_is_logged_as_such(
 # ------------------------------------------------------------------ 8. --app
 
 
-def _start(cwd: Path, *extra: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ractor_cluster", "node", "--name", "x", "--cookie", "c",
-         *extra],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("listening on "):
-        proc.kill()
-        out, err = proc.communicate(timeout=10)
-        raise AssertionError(f"did not start: {line!r} {out!r} {err!r}")
-    return proc
-
-
 def test_an_app_in_the_current_directory_runs_and_its_tasks_are_cancelled_at_stop(
     tmp_path: Path,
 ) -> None:
@@ -282,7 +266,7 @@ def test_an_app_in_the_current_directory_runs_and_its_tasks_are_cancelled_at_sto
         "async def stop(node):\n"
         "    print('stop hook', flush=True)\n"
     )
-    proc = _start(tmp_path, "--app", "myapp")
+    proc = cli_node(tmp_path, "--app", "myapp")
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "started x"
     proc.terminate()
@@ -485,7 +469,7 @@ def test_sigterm_is_not_held_up_by_a_one_shot_dial_that_hangs(tmp_path: Path) ->
         filler = socket.create_connection(hole.getsockname(), timeout=5)
         try:
             address = "{}:{}".format(*hole.getsockname())
-            proc = _start(tmp_path, "--no-reconnect", "--connect", address)
+            proc = cli_node(tmp_path, "--no-reconnect", "--connect", address)
             proc.terminate()  # while the dial waits (its own timeout is 10 s)
             try:
                 out, err = proc.communicate(timeout=5)

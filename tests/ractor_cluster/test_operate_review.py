@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from ractor_cluster import (
 from ractor_cluster._auth import AuthThrottle
 from ractor_core import Actor, ActorRef, spawn, spawn_linked
 
-from .harness import ROOT, NodeProcess, connected
+from .harness import NodeProcess, cli_node, connected
 
 OPERATE = [sys.executable, "-m", "ractor_cluster", "node", "--app",
            "tests.ractor_cluster.operate_app"]
@@ -118,19 +117,8 @@ async def test_one_child_whose_post_stop_hangs_does_not_cost_its_supervisors_the
 
 
 def _node_process(cwd: Path, *extra: str, stop_delay: float = 0.3) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STOP_DELAY": str(stop_delay)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ractor_cluster", "node", "--name", "x", "--cookie", "c",
-         "--host", "127.0.0.1", "--listen", "127.0.0.1", *extra],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("listening on "):
-        proc.kill()
-        out, err = proc.communicate(timeout=10)
-        raise AssertionError(f"did not start: {line!r} {out!r} {err!r}")
-    return proc
+    return cli_node(cwd, "--host", "127.0.0.1", "--listen", "127.0.0.1", *extra,
+                    env={"STOP_DELAY": str(stop_delay)})
 
 
 _SLOW_STOP = (
@@ -472,13 +460,15 @@ def test_sigterm_while_the_apps_start_still_runs_stops_the_node(tmp_path: Path) 
     (tmp_path / "slow_start.py").write_text(
         "import asyncio\n"
         "async def start(node, name):\n"
+        "    print('starting', flush=True)\n"
         "    await asyncio.sleep(3600)\n"
         "def stop(node):\n"
         "    print('stop hook', flush=True)\n"
     )
     proc = _node_process(tmp_path, "--app", "slow_start")
     try:
-        time.sleep(0.2)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "starting"  # start() is running now
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
