@@ -84,9 +84,15 @@ class SpeedupsHook(BuildHookInterface):  # type: ignore[type-arg,misc]
                 else:
                     (package / f"_speedups{suffix}").unlink(missing_ok=True)
             return
-        temp = Path(tempfile.mkdtemp(prefix="ractor-speedups-"))
-        built = compile_speedups(root, temp)
+        self._temp = tempfile.TemporaryDirectory(prefix="ractor-speedups-")
+        built = compile_speedups(root, Path(self._temp.name))
         if built is not None:
             build_data["force_include"][str(built)] = f"ractor_cluster/{built.name}"
             build_data["pure_python"] = False
             build_data["infer_tag"] = True
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        """Remove the compiled module's scratch folder once the wheel holds it."""
+        temp: tempfile.TemporaryDirectory[str] | None = getattr(self, "_temp", None)
+        if temp is not None:
+            temp.cleanup()
